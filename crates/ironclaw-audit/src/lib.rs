@@ -1,0 +1,2 @@
+//! The mandatory audit log of IronClaw.
+#![deny(missing_docs)]
