@@ -36,22 +36,36 @@
 #![deny(missing_docs)]
 
 mod capabilities;
+mod config;
 mod denied;
+mod edit;
 mod home;
 mod host;
 mod http;
+mod jsonc;
 mod path;
 mod ssrf;
+mod store;
 
 pub use capabilities::{
     Capabilities, Credential, CredentialLocation, HttpCapability, HttpRateLimit, Limits,
     SecretsCapability, ToolInvokeCapability,
 };
+pub use config::{
+    AuditLogConfig, AutoSuspendConfig, ChannelConfig, ChannelRateLimit, Config, ConfigError,
+    ConfigIssue, DmPolicy, EnvLookup, GatewayConfig, InjectionDefenseConfig, InjectionMode,
+    KeyKind, LlmConfig, LlmProvider, LoadedConfig, SandboxConfig, SandboxMode, SecurityConfig,
+    StorageBackend, StorageConfig, ValidationReport, WebhookConfig, expand_str, is_secret_key,
+    load_dotenv, parse_dotenv, parse_key, redact_value, typed_value, validate,
+};
 pub use denied::{Denied, DenyKind};
+pub use edit::{ConfigChange, read_config_text, set_config_value};
 pub use home::HomeLayout;
 pub use host::{HostError, HostIndex, HostPattern, normalize_host};
 pub use http::{
     Decision, Egress, EgressPolicy, HttpAllowlist, HttpRule, ParsedUrl, RuleError, UrlHost,
 };
+pub use jsonc::{JsoncError, parse_jsonc, set_in_place};
 pub use path::normalize_path;
 pub use ssrf::{ResolveError, Resolver, SsrfPolicy, StaticResolver, SystemResolver};
+pub use store::{FileLock, write_atomic};

@@ -28,12 +28,10 @@ fn evalset(name: &str) -> Vec<Vec<String>> {
 fn resolver_for(url: &str, target: &str) -> StaticResolver {
     let mut dns = StaticResolver::new();
     let ip = target.split('/').next().unwrap_or(target);
-    if let Ok(ip) = ip.parse::<IpAddr>() {
-        if let Ok(parsed) = url::Url::parse(url) {
-            if let Some(url::Host::Domain(d)) = parsed.host() {
-                let _ = dns.insert(d, ip);
-            }
-        }
+    if let (Ok(ip), Ok(parsed)) = (ip.parse::<IpAddr>(), url::Url::parse(url))
+        && let Some(url::Host::Domain(d)) = parsed.host()
+    {
+        let _ = dns.insert(d, ip);
     }
     dns
 }
