@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success or clean, 1 a finding or a denial, 2 a usage or runtime error.
 
+mod config;
 mod home;
 mod net;
 
@@ -28,6 +29,8 @@ struct Cli {
 enum Command {
     /// Print where the runtime home is.
     Home,
+    /// Read, change and validate ironclaw.json.
+    Config(config::ConfigArgs),
     /// Network policy checks.
     Net(net::NetArgs),
 }
@@ -50,6 +53,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", home.root().display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Config(args) => config::run(&home, args),
         Command::Net(args) => net::run(&home, args),
     }
 }
