@@ -8,8 +8,8 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use ironclaw_audit::{AuditConfig, AuditLog, Event, EventKind};
 use ironclaw_policy::{
-    Config, HomeLayout, KeyKind, expand_str, load_dotenv, parse_jsonc, parse_key, read_config_text,
-    redact_value, set_config_value, validate,
+    Config, FileLock, HomeLayout, KeyKind, expand_str, load_dotenv, parse_jsonc, parse_key,
+    read_config_text, redact_value, set_config_value, validate,
 };
 use serde_json::Value;
 
@@ -69,8 +69,25 @@ pub(crate) fn env_lookup(layout: &HomeLayout) -> Result<impl Fn(&str) -> Option<
     })
 }
 
+/// The audit log opened for one command, with a lock on `<log>.lock` held until
+/// dropped: the audit writer serialises threads, not processes, so CLI commands
+/// running at the same time take turns to read the chain tail and append.
+#[derive(Debug)]
+pub(crate) struct CliAudit {
+    log: AuditLog,
+    _lock: FileLock,
+}
+
+impl CliAudit {
+    pub(crate) fn record(&self, event: Event) -> Result<()> {
+        self.log
+            .record(event)
+            .context("cannot record the audit event")
+    }
+}
+
 /// Opens the audit log named by the config (default `<home>/audit.log`).
-pub(crate) fn open_audit(layout: &HomeLayout) -> Result<AuditLog> {
+pub(crate) fn open_audit(layout: &HomeLayout) -> Result<CliAudit> {
     let text = read_config_text(&layout.config())?;
     let raw = parse_jsonc(&text).unwrap_or(Value::Null);
     let section = raw.pointer("/security/auditLog");
@@ -99,12 +116,14 @@ pub(crate) fn open_audit(layout: &HomeLayout) -> Result<AuditLog> {
                 .and_then(Value::as_bool)
                 .unwrap_or(defaults.compress),
         );
+    let lock = FileLock::acquire(&path)
+        .with_context(|| format!("cannot lock the audit log {}", path.display()))?;
     let log = AuditLog::open(config)
         .with_context(|| format!("cannot open the audit log {}", path.display()))?;
     for warning in log.warnings() {
         eprintln!("warning: {warning}");
     }
-    Ok(log)
+    Ok(CliAudit { log, _lock: lock })
 }
 
 fn get(layout: &HomeLayout, key: &str, json: bool) -> Result<ExitCode> {

@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success or clean, 1 a finding or a denial, 2 a usage or runtime error.
 
+mod allowlist;
 mod config;
 mod home;
 mod net;
@@ -29,6 +30,8 @@ struct Cli {
 enum Command {
     /// Print where the runtime home is.
     Home,
+    /// Authorise skills and manage their grants.
+    Allowlist(allowlist::AllowlistArgs),
     /// Read, change and validate ironclaw.json.
     Config(config::ConfigArgs),
     /// Network policy checks.
@@ -53,6 +56,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", home.root().display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Allowlist(args) => allowlist::run(&home, args),
         Command::Config(args) => config::run(&home, args),
         Command::Net(args) => net::run(&home, args),
     }
