@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::host::{HostPattern, normalize_host};
+use crate::host::{HostIndex, HostPattern, normalize_host};
 use crate::http::split_host_port;
 
 /// Why a permission string was refused.
@@ -33,7 +33,7 @@ fn grant_err(what: &'static str, value: &str, reason: impl Into<String>) -> Gran
 /// A network grant or request: a host pattern and a port (443 when not written).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NetworkPermission {
-    host: String,
+    pattern: HostPattern,
     port: u16,
 }
 
@@ -44,15 +44,14 @@ impl NetworkPermission {
         let (host, port) = split_host_port(spec.trim()).map_err(err)?;
         let pattern = HostPattern::parse(host).map_err(|e| err(e.to_string()))?;
         Ok(Self {
-            host: pattern.to_string(),
+            pattern,
             port: port.unwrap_or(443),
         })
     }
 
     /// The host pattern.
-    pub fn pattern(&self) -> HostPattern {
-        // The stored text came from HostPattern::to_string, so it parses back.
-        HostPattern::parse(&self.host).unwrap_or(HostPattern::Exact(self.host.clone()))
+    pub fn pattern(&self) -> &HostPattern {
+        &self.pattern
     }
 
     /// The port.
@@ -65,13 +64,11 @@ impl NetworkPermission {
         if self.port != other.port {
             return false;
         }
-        match (self.pattern(), other.pattern()) {
+        match (&self.pattern, &other.pattern) {
             (HostPattern::Exact(a), HostPattern::Exact(b)) => a == b,
-            (HostPattern::Subdomains(s), HostPattern::Exact(b)) => {
-                HostPattern::Subdomains(s).matches(&b)
-            }
+            (HostPattern::Subdomains(_), HostPattern::Exact(b)) => self.pattern.matches(b),
             (HostPattern::Subdomains(s), HostPattern::Subdomains(t)) => {
-                t == s || HostPattern::Subdomains(s).matches(&t)
+                t == s || self.pattern.matches(t)
             }
             (HostPattern::Exact(_), HostPattern::Subdomains(_)) => false,
         }
@@ -79,18 +76,19 @@ impl NetworkPermission {
 
     /// Whether a normalised host and port are covered.
     pub fn allows(&self, host: &str, port: u16) -> bool {
-        self.port == port && self.pattern().matches(host)
+        self.port == port && self.pattern.matches(host)
     }
 }
 
 impl fmt::Display for NetworkPermission {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let host = self.pattern.to_string();
         if self.port == 443 {
-            f.write_str(&self.host)
-        } else if self.host.contains(':') {
-            write!(f, "[{}]:{}", self.host, self.port)
+            f.write_str(&host)
+        } else if host.contains(':') {
+            write!(f, "[{host}]:{}", self.port)
         } else {
-            write!(f, "{}:{}", self.host, self.port)
+            write!(f, "{host}:{}", self.port)
         }
     }
 }
@@ -528,24 +526,56 @@ impl Verdict {
     }
 }
 
-/// Runtime checks against a skill's effective permissions.
-impl Permissions {
+/// Network grants indexed by host, so a check costs a few hash probes whatever
+/// the number of grants.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkGrants {
+    index: HostIndex<NetworkPermission>,
+}
+
+impl NetworkGrants {
+    /// Indexes the grants.
+    pub fn new<'a>(grants: impl IntoIterator<Item = &'a NetworkPermission>) -> Self {
+        let mut index = HostIndex::new();
+        for g in grants {
+            index.insert(&g.pattern, g.clone());
+        }
+        Self { index }
+    }
+
     /// May the skill connect to `host:port`? `host` is normalised first.
-    pub fn check_network(&self, host: &str, port: u16) -> Verdict {
-        let resource = format!("{host}:{port}");
-        let Ok(host) = normalize_host(host) else {
-            return Verdict::deny(DenyEvent::NetworkBlock, resource, "invalid host");
+    pub fn check(&self, host: &str, port: u16) -> Verdict {
+        let Ok(normal) = normalize_host(host) else {
+            return Verdict::deny(
+                DenyEvent::NetworkBlock,
+                format!("{host}:{port}"),
+                "invalid host",
+            );
         };
-        match self.network.iter().find(|g| g.allows(&host, port)) {
+        self.check_normalized(&normal, port)
+    }
+
+    /// Like [`NetworkGrants::check`] for a host already normalised.
+    pub fn check_normalized(&self, host: &str, port: u16) -> Verdict {
+        match self.index.find(host, |g| (g.port == port).then_some(g)) {
             Some(g) => Verdict::Allow {
                 grant: format!("network:{g}"),
             },
             None => Verdict::deny(
                 DenyEvent::NetworkBlock,
-                resource,
+                format!("{host}:{port}"),
                 "no network grant covers it",
             ),
         }
+    }
+}
+
+/// Runtime checks against a skill's effective permissions.
+impl Permissions {
+    /// May the skill connect to `host:port`? `host` is normalised first. For many
+    /// checks against many grants, build [`NetworkGrants`] once instead.
+    pub fn check_network(&self, host: &str, port: u16) -> Verdict {
+        NetworkGrants::new(&self.network).check(host, port)
     }
 
     /// May the skill read the environment variable `name`?
@@ -694,7 +724,7 @@ mod tests {
     fn serde_round_trip() {
         let p = perms(&["a.com:993", "*.b.com"], &["X"]);
         let text = serde_json::to_string(&p).unwrap();
-        assert_eq!(text, r#"{"network":["*.b.com","a.com:993"],"env":["X"]}"#);
+        assert_eq!(text, r#"{"network":["a.com:993","*.b.com"],"env":["X"]}"#);
         assert_eq!(serde_json::from_str::<Permissions>(&text).unwrap(), p);
         assert!(serde_json::from_str::<Permissions>(r#"{"network":["*"]}"#).is_err());
     }

@@ -69,8 +69,8 @@ pub use denied::{Denied, DenyKind};
 pub use edit::{ConfigChange, read_config_text, set_config_value};
 pub use fs::FsPolicy;
 pub use grants::{
-    Access, DenyEvent, EnvPermission, FsPermission, GrantError, NetworkPermission, Permissions,
-    SENSITIVE_ENV_SUFFIXES, Verdict, is_sensitive_env,
+    Access, DenyEvent, EnvPermission, FsPermission, GrantError, NetworkGrants, NetworkPermission,
+    Permissions, SENSITIVE_ENV_SUFFIXES, Verdict, is_sensitive_env,
 };
 pub use home::HomeLayout;
 pub use host::{HostError, HostIndex, HostPattern, normalize_host};
