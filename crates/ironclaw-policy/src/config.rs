@@ -805,6 +805,25 @@ fn check_rules(doc: &Value, report: &mut ValidationReport) {
             }
         }
     }
+    if let Some(providers) = get(&["llm", "providers"]).and_then(Value::as_object) {
+        for (name, provider) in providers {
+            let Some(url) = provider.get("baseUrl").and_then(Value::as_str) else {
+                continue;
+            };
+            if url.contains("${") {
+                continue;
+            }
+            let path = format!("llm.providers.{name}.baseUrl");
+            match url::Url::parse(url) {
+                Ok(u) if u.scheme() == "https" => {}
+                Ok(u)
+                    if u.scheme() == "http"
+                        && matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]")) => {}
+                Ok(_) => report.error(&path, "must be an https url (http only on loopback)"),
+                Err(e) => report.error(&path, format!("not a url: {e}")),
+            }
+        }
+    }
     if get(&["storage", "backend"]).and_then(Value::as_str) == Some("postgres")
         && get(&["storage", "url"]).is_none()
     {
@@ -1166,7 +1185,8 @@ mod tests {
                 "slack": { "enabled": true }
               },
               "gatway": {},
-              "gateway": { "port": 70000 }
+              "gateway": { "port": 70000 },
+              "llm": { "providers": { "openai": { "baseUrl": "http://api.openai.com/v1" } } }
             }"#,
         );
         let joined = errs.join("\n");
@@ -1178,6 +1198,7 @@ mod tests {
             "channels.slack.allowFrom: an enabled channel needs",
             "gatway: unknown key (did you mean gateway?)",
             "gateway.port: 70000 is out of range",
+            "llm.providers.openai.baseUrl: must be an https url",
         ] {
             assert!(joined.contains(needle), "missing {needle:?} in\n{joined}");
         }

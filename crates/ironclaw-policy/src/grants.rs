@@ -530,7 +530,8 @@ impl Verdict {
 /// the number of grants.
 #[derive(Debug, Clone, Default)]
 pub struct NetworkGrants {
-    index: HostIndex<NetworkPermission>,
+    // The port and the grant as text (cloned into the verdict).
+    index: HostIndex<(u16, String)>,
 }
 
 impl NetworkGrants {
@@ -538,7 +539,7 @@ impl NetworkGrants {
     pub fn new<'a>(grants: impl IntoIterator<Item = &'a NetworkPermission>) -> Self {
         let mut index = HostIndex::new();
         for g in grants {
-            index.insert(&g.pattern, g.clone());
+            index.insert(&g.pattern, (g.port, format!("network:{g}")));
         }
         Self { index }
     }
@@ -557,10 +558,8 @@ impl NetworkGrants {
 
     /// Like [`NetworkGrants::check`] for a host already normalised.
     pub fn check_normalized(&self, host: &str, port: u16) -> Verdict {
-        match self.index.find(host, |g| (g.port == port).then_some(g)) {
-            Some(g) => Verdict::Allow {
-                grant: format!("network:{g}"),
-            },
+        match self.index.find(host, |(p, g)| (*p == port).then_some(g)) {
+            Some(g) => Verdict::Allow { grant: g.clone() },
             None => Verdict::deny(
                 DenyEvent::NetworkBlock,
                 format!("{host}:{port}"),

@@ -40,6 +40,7 @@ impl UrlHost {
 pub struct ParsedUrl {
     url: url::Url,
     host: UrlHost,
+    host_text: String,
     port: u16,
     explicit_port: bool,
     segments: Vec<String>,
@@ -82,6 +83,9 @@ impl ParsedUrl {
             .ok_or_else(|| invalid("does not start with scheme://"))?;
         let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let authority = &rest[..authority_end];
+        if authority.is_empty() {
+            return Err(invalid("has an empty authority"));
+        }
         if authority.contains('@') || authority.to_ascii_lowercase().contains("%40") {
             return Err(Denied::new(
                 DenyKind::Userinfo,
@@ -117,6 +121,7 @@ impl ParsedUrl {
         Ok(Self {
             explicit_port: port != default_port,
             url,
+            host_text: host.as_text(),
             host,
             port,
             segments,
@@ -136,6 +141,11 @@ impl ParsedUrl {
     /// The normalised host.
     pub fn host(&self) -> &UrlHost {
         &self.host
+    }
+
+    /// The normalised host as text (IPv6 without brackets).
+    pub fn host_str(&self) -> &str {
+        &self.host_text
     }
 
     /// The effective port (the scheme's default when none is written).
@@ -240,12 +250,10 @@ pub struct RuleError {
 /// What the allowlist decided, with the rule that applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// Allowed by `rule` (its index and description).
+    /// Allowed by the rule at `index` (see [`HttpAllowlist::rules`]).
     Allow {
         /// Position of the rule in the allowlist.
         index: usize,
-        /// The rule, for the audit record.
-        rule: String,
     },
     /// Refused.
     Deny(Denied),
@@ -333,60 +341,53 @@ impl HttpAllowlist {
     }
 
     /// Decides on a parsed URL: host, then path, then method, then scheme and port.
-    /// The most specific refusal wins when several rules name the host.
+    /// The most specific refusal wins when several rules name the host. The
+    /// allowed path allocates nothing.
     pub fn check(&self, method: &str, url: &ParsedUrl) -> Decision {
-        let host = url.host().as_text();
-        let method = method.to_ascii_uppercase();
-        let mut refusal: Option<Denied> = None;
-        let found = self.index.find(&host, |rule| {
+        let host = url.host_str();
+        // The most specific refusal seen so far: 1 path, 2 method, 3 scheme, 4 port.
+        let mut refusal = 0u8;
+        let found = self.index.find(host, |rule| {
             let why = if !prefix_matches(&rule.prefix, rule.prefix_is_dir, url.segments()) {
-                Denied::new(
-                    DenyKind::PathNotAllowed,
-                    format!(
-                        "path of {} is outside the allowed prefixes for {host}",
-                        url.as_str()
-                    ),
-                )
-            } else if !rule.methods.contains(&method) {
-                Denied::new(
-                    DenyKind::MethodNotAllowed,
-                    format!("method {method} is not allowed for {host}"),
-                )
+                1
+            } else if !rule.methods.iter().any(|m| m.eq_ignore_ascii_case(method)) {
+                2
             } else if url.scheme() != "https" && !rule.allow_http {
-                Denied::new(DenyKind::Scheme, format!("{} is not https", url.as_str()))
+                3
             } else if url.has_non_default_port() && !rule.ports.contains(&url.port()) {
-                Denied::new(
-                    DenyKind::Port,
-                    format!("port {} is not declared for {host}", url.port()),
-                )
+                4
             } else {
                 return Some(rule.index);
             };
-            let rank = |k: DenyKind| match k {
-                DenyKind::PathNotAllowed => 0,
-                DenyKind::MethodNotAllowed => 1,
-                _ => 2,
-            };
-            if refusal
-                .as_ref()
-                .is_none_or(|r| rank(why.kind) >= rank(r.kind))
-            {
-                refusal = Some(why);
-            }
+            refusal = refusal.max(why);
             None
         });
-        match found {
-            Some(index) => Decision::Allow {
-                index,
-                rule: self.rules[index].to_string(),
-            },
-            None => Decision::Deny(refusal.unwrap_or_else(|| {
-                Denied::new(
-                    DenyKind::HostNotAllowed,
-                    format!("host {host} is not in the allowlist"),
-                )
-            })),
+        if let Some(index) = found {
+            return Decision::Allow { index };
         }
+        let method = method.to_ascii_uppercase();
+        Decision::Deny(match refusal {
+            0 => Denied::new(
+                DenyKind::HostNotAllowed,
+                format!("host {host} is not in the allowlist"),
+            ),
+            1 => Denied::new(
+                DenyKind::PathNotAllowed,
+                format!(
+                    "path of {} is outside the allowed prefixes for {host}",
+                    url.as_str()
+                ),
+            ),
+            2 => Denied::new(
+                DenyKind::MethodNotAllowed,
+                format!("method {method} is not allowed for {host}"),
+            ),
+            3 => Denied::new(DenyKind::Scheme, format!("{} is not https", url.as_str())),
+            _ => Denied::new(
+                DenyKind::Port,
+                format!("port {} is not declared for {host}", url.port()),
+            ),
+        })
     }
 }
 
@@ -464,7 +465,7 @@ impl EgressPolicy {
         check_nested(&self.ssrf, &url)?;
         let rule = match &self.allowlist {
             Some(list) => match list.check(method, &url) {
-                Decision::Allow { rule, .. } => Some(rule),
+                Decision::Allow { index } => list.rules().get(index).map(ToString::to_string),
                 Decision::Deny(d) => return Err(d),
             },
             None => {
@@ -496,7 +497,7 @@ impl EgressPolicy {
         let (url, rule) = self.check_static(method, raw)?;
         let addrs = self
             .ssrf
-            .resolve_checked(resolver, &url.host().as_text(), url.port())?;
+            .resolve_checked(resolver, url.host_str(), url.port())?;
         Ok(Egress { url, addrs, rule })
     }
 }

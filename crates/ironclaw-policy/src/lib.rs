@@ -14,10 +14,24 @@
 //!   checked addresses to connect to. [`EgressPolicy`] is the whole outbound check.
 //! - Denials are data: [`Denied`] with a [`DenyKind`], ready for the caller's audit
 //!   record.
+//! - Config: [`Config`] (typed, `Config::default()` is the safe config), [`validate`]
+//!   (every finding at once, with key paths), `${VAR}` expansion from a lookup the
+//!   caller passes ([`load_dotenv`] refuses a `.env` readable by others),
+//!   [`set_config_value`] (one value edited in place, comments kept, atomic), and
+//!   [`Config::canonical_hash`].
+//! - Skills: [`Capabilities`] (what a skill asks for), [`Permissions`] (asks, grants,
+//!   effective), [`Allowlist::authorize`] (default deny, requested ∩ granted),
+//!   [`NetworkGrants`] and [`FsPolicy`] for runtime checks returning a [`Verdict`].
+//! - Limits: [`Gcra`]/[`RateLimiter`] and [`SuspensionState`] (auto-suspension).
+//! - Files: [`HomeLayout`] names the home's files; [`update_json`] and
+//!   [`write_atomic`] edit them under a lock, atomically.
 //!
-//! Guarantees: fail closed (anything unparsable is refused); no environment, argv
-//! or global reads. Non-guarantees: the caller must connect to the returned
-//! addresses and not re-resolve, and must check redirects again.
+//! Guarantees: fail closed (anything unparsable is refused); no environment, argv,
+//! clock or global reads; edits of state files never interleave across processes.
+//! Non-guarantees: the caller must connect to the returned addresses and not
+//! re-resolve, must check redirects again, and must open files through the real
+//! path [`FsPolicy::resolve`] returns without following symlinks (or inside the
+//! sandbox), since a path can change between check and open.
 //!
 //! ```
 //! use ironclaw_policy::{EgressPolicy, HttpAllowlist, HttpRule, StaticResolver};
@@ -86,3 +100,8 @@ pub use skill::{
 pub use ssrf::{ResolveError, Resolver, SsrfPolicy, StaticResolver, SystemResolver};
 pub use store::{FileLock, StoreError, load_json, update_json, write_atomic};
 pub use suspend::{SkillViolations, Suspension, SuspensionState};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -193,46 +193,58 @@ fn classify_v4(ip: Ipv4Addr) -> Option<DenyKind> {
         .map(|(_, _, kind)| *kind)
 }
 
-fn in_v6(ip: Ipv6Addr, net: [u16; 8], len: u32) -> bool {
+const fn v6(net: [u16; 8]) -> u128 {
+    Ipv6Addr::new(
+        net[0], net[1], net[2], net[3], net[4], net[5], net[6], net[7],
+    )
+    .to_bits()
+}
+
+fn in_v6(bits: u128, net: u128, len: u32) -> bool {
     let mask = if len == 0 {
         0
     } else {
         u128::MAX << (128 - len)
     };
-    (u128::from(ip) & mask) == (u128::from(Ipv6Addr::from(net)) & mask)
+    (bits & mask) == (net & mask)
 }
 
 fn classify_v6(ip: Ipv6Addr) -> Option<DenyKind> {
     use DenyKind::*;
-    const RULES: &[([u16; 8], u32, DenyKind)] = &[
-        ([0, 0, 0, 0, 0, 0, 0, 0], 128, Unspecified),
-        ([0, 0, 0, 0, 0, 0, 0, 1], 128, Loopback),
+    const RULES: &[(u128, u32, DenyKind)] = &[
+        (v6([0, 0, 0, 0, 0, 0, 0, 0]), 128, Unspecified),
+        (v6([0, 0, 0, 0, 0, 0, 0, 1]), 128, Loopback),
         // IPv4-mapped, IPv4-compatible (deprecated) and IPv4-translated (SIIT).
-        ([0, 0, 0, 0, 0, 0xffff, 0, 0], 96, EmbeddedIpv4),
-        ([0, 0, 0, 0, 0, 0, 0, 0], 96, EmbeddedIpv4),
-        ([0, 0, 0, 0, 0xffff, 0, 0, 0], 96, EmbeddedIpv4),
+        (v6([0, 0, 0, 0, 0, 0xffff, 0, 0]), 96, EmbeddedIpv4),
+        (v6([0, 0, 0, 0, 0, 0, 0, 0]), 96, EmbeddedIpv4),
+        (v6([0, 0, 0, 0, 0xffff, 0, 0, 0]), 96, EmbeddedIpv4),
         // NAT64 well-known and local-use prefixes.
-        ([0x64, 0xff9b, 0, 0, 0, 0, 0, 0], 96, EmbeddedIpv4),
-        ([0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48, EmbeddedIpv4),
+        (v6([0x64, 0xff9b, 0, 0, 0, 0, 0, 0]), 96, EmbeddedIpv4),
+        (v6([0x64, 0xff9b, 1, 0, 0, 0, 0, 0]), 48, EmbeddedIpv4),
         // Discard-only.
-        ([0x100, 0, 0, 0, 0, 0, 0, 0], 64, Reserved),
+        (v6([0x100, 0, 0, 0, 0, 0, 0, 0]), 64, Reserved),
         // Teredo (2001::/32) sits inside the IETF protocol assignments block.
-        ([0x2001, 0, 0, 0, 0, 0, 0, 0], 32, EmbeddedIpv4),
-        ([0x2001, 0, 0, 0, 0, 0, 0, 0], 23, Reserved),
-        ([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32, Reserved),
+        (v6([0x2001, 0, 0, 0, 0, 0, 0, 0]), 32, EmbeddedIpv4),
+        (v6([0x2001, 0, 0, 0, 0, 0, 0, 0]), 23, Reserved),
+        (v6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0]), 32, Reserved),
         // 6to4.
-        ([0x2002, 0, 0, 0, 0, 0, 0, 0], 16, EmbeddedIpv4),
-        ([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20, Reserved),
-        ([0x5f00, 0, 0, 0, 0, 0, 0, 0], 16, Reserved),
-        ([0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254], 128, CloudMetadata),
-        ([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7, UniqueLocal),
-        ([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10, LinkLocal),
-        ([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10, SiteLocal),
-        ([0xff00, 0, 0, 0, 0, 0, 0, 0], 8, Multicast),
+        (v6([0x2002, 0, 0, 0, 0, 0, 0, 0]), 16, EmbeddedIpv4),
+        (v6([0x3fff, 0, 0, 0, 0, 0, 0, 0]), 20, Reserved),
+        (v6([0x5f00, 0, 0, 0, 0, 0, 0, 0]), 16, Reserved),
+        (
+            v6([0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254]),
+            128,
+            CloudMetadata,
+        ),
+        (v6([0xfc00, 0, 0, 0, 0, 0, 0, 0]), 7, UniqueLocal),
+        (v6([0xfe80, 0, 0, 0, 0, 0, 0, 0]), 10, LinkLocal),
+        (v6([0xfec0, 0, 0, 0, 0, 0, 0, 0]), 10, SiteLocal),
+        (v6([0xff00, 0, 0, 0, 0, 0, 0, 0]), 8, Multicast),
     ];
+    let bits = ip.to_bits();
     RULES
         .iter()
-        .find(|(net, len, _)| in_v6(ip, *net, *len))
+        .find(|(net, len, _)| in_v6(bits, *net, *len))
         .map(|(_, _, kind)| *kind)
 }
 
@@ -255,8 +267,19 @@ pub trait Resolver: std::fmt::Debug {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemResolver;
 
+/// Special-use top-level domains that are never in public DNS (RFC 2606, RFC 6761,
+/// RFC 7686); the system resolver is not asked about them, so a lookup cannot leak
+/// to or be answered by a local resolver. A [`StaticResolver`] may still answer
+/// them (tests use `*.example`).
+const SPECIAL_USE_TLDS: &[&str] = &["invalid", "test", "example", "localhost", "onion"];
+
 impl Resolver for SystemResolver {
     fn resolve(&self, host: &str, port: u16) -> Result<Vec<IpAddr>, ResolveError> {
+        let name = host.strip_suffix('.').unwrap_or(host);
+        let tld = name.rsplit('.').next().unwrap_or(name);
+        if SPECIAL_USE_TLDS.contains(&tld) {
+            return Err(ResolveError(format!("{tld} is a special-use domain")));
+        }
         let addrs = (host, port)
             .to_socket_addrs()
             .map_err(|e| ResolveError(e.to_string()))?;
@@ -383,6 +406,19 @@ mod tests {
         check("fe80::1", Some(LinkLocal));
         check("fec0::1", Some(SiteLocal));
         check("ff02::1", Some(Multicast));
+    }
+
+    #[test]
+    fn system_resolver_skips_special_use_names() {
+        for name in [
+            "a.invalid",
+            "x.test",
+            "evil.example",
+            "b.onion",
+            "c.example.",
+        ] {
+            assert!(SystemResolver.resolve(name, 443).is_err(), "{name}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use crate::config::AutoSuspendConfig;
+use crate::store::{StoreError, update_json};
 
 /// Violation history and suspensions of every skill. Times are Unix
 /// milliseconds given by the caller (the library reads no clock).
@@ -85,6 +86,19 @@ impl SuspensionState {
             .get(skill)
             .and_then(|s| s.suspended_until)
             .filter(|until| *until > now_ms)
+    }
+
+    /// Records a violation in the state file at `path` (under its lock, written
+    /// atomically), so several daemons and restarts share one history.
+    pub fn record_in_file(
+        path: &std::path::Path,
+        config: &AutoSuspendConfig,
+        skill: &str,
+        now_ms: u64,
+    ) -> Result<Option<Suspension>, StoreError> {
+        update_json(path, |state: &mut SuspensionState| {
+            Ok::<_, StoreError>(state.record_violation(config, skill, now_ms))
+        })
     }
 
     /// Lifts a suspension and forgets past violations; false when there was none.

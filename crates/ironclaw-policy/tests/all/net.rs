@@ -65,6 +65,23 @@ fn builtin_tool_refuses_every_trick() {
     check("https://example.com%40169.254.169.254/", Err(Userinfo));
     check("https:example.com/", Err(InvalidUrl));
     check("https:/example.com/", Err(InvalidUrl));
+    check("https:///example.com/", Err(InvalidUrl));
+    check("//example.com/", Err(InvalidUrl));
+    check("https://%6c%6f%63%61%6c%68%6f%73%74/", Err(LocalName));
+    check("https://ⓛⓞⓒⓐⓛⓗⓞⓢⓣ/", Err(LocalName));
+    check("https://localhost.localdomain/", Err(LocalName));
+    check("https://ip6-localhost/", Err(LocalName));
+    check("https://169.254.169.254./", Err(CloudMetadata));
+    check("https://0000000177.0.0.1/", Err(Loopback));
+    check(
+        "https://[0000:0000:0000:0000:0000:ffff:7f00:0001]/",
+        Err(EmbeddedIpv4),
+    );
+    check("https://[::ffff:a9fe:a9fe]/", Err(EmbeddedIpv4));
+    check("https://[0:0:0:0:0:0:0:0]/", Err(Unspecified));
+    check("https://example.com:65536/", Err(InvalidUrl));
+    check("javascript:alert(1)", Err(Scheme));
+    check("data:text/html,hi", Err(Scheme));
     check("https://example.com\\@127.0.0.1/", Err(InvalidUrl));
     check("https://example.com /", Err(InvalidUrl));
     check("https://exa\tmple.com/", Err(InvalidUrl));
