@@ -171,6 +171,13 @@ pub struct HttpRateLimit {
     pub requests_per_minute: u32,
 }
 
+impl HttpRateLimit {
+    /// The per-tool limiter rate.
+    pub fn gcra(&self) -> crate::rate::Gcra {
+        crate::rate::Gcra::per_minute(u64::from(self.requests_per_minute))
+    }
+}
+
 /// `secrets`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

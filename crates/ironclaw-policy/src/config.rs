@@ -184,6 +184,13 @@ pub struct ChannelRateLimit {
     pub burst_limit: u64,
 }
 
+impl ChannelRateLimit {
+    /// The per-sender limiter rate.
+    pub fn gcra(&self) -> crate::rate::Gcra {
+        crate::rate::Gcra::per_hour(self.messages_per_hour, self.burst_limit)
+    }
+}
+
 impl Default for ChannelRateLimit {
     fn default() -> Self {
         Self {

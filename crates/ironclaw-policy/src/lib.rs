@@ -21,7 +21,8 @@
 //!   [`Config::canonical_hash`].
 //! - Skills: [`Capabilities`] (what a skill asks for), [`Permissions`] (asks, grants,
 //!   effective), [`Allowlist::authorize`] (default deny, requested ∩ granted),
-//!   [`NetworkGrants`] and [`FsPolicy`] for runtime checks returning a [`Verdict`].
+//!   and [`SkillPolicy`] (built on [`NetworkGrants`] and [`FsPolicy`]) for runtime
+//!   checks returning a [`Verdict`].
 //! - Limits: [`Gcra`]/[`RateLimiter`] and [`SuspensionState`] (auto-suspension).
 //! - Files: [`HomeLayout`] names the home's files; [`update_json`] and
 //!   [`write_atomic`] edit them under a lock, atomically.
@@ -63,6 +64,7 @@ mod jsonc;
 mod path;
 mod rate;
 mod skill;
+mod skill_policy;
 mod ssrf;
 mod store;
 mod suspend;
@@ -97,6 +99,7 @@ pub use rate::{Gcra, RateLimiter};
 pub use skill::{
     InstalledSkill, SkillError, SkillKind, SkillManifest, is_valid_skill_name, skill_digest,
 };
+pub use skill_policy::SkillPolicy;
 pub use ssrf::{ResolveError, Resolver, SsrfPolicy, StaticResolver, SystemResolver};
 pub use store::{FileLock, StoreError, load_json, update_json, write_atomic};
 pub use suspend::{SkillViolations, Suspension, SuspensionState};
