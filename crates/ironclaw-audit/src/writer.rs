@@ -552,6 +552,9 @@ fn seal_matches(
 /// Gzips rotated plain files (when configured) and deletes expired ones. Errors are
 /// left for the next run: maintenance never affects durability of new events.
 fn maintain(config: &AuditConfig, layout: &Layout) {
+    for stale in layout.stale_temporaries() {
+        let _ = std::fs::remove_file(stale);
+    }
     let Ok(rotated) = layout.rotated() else {
         return;
     };
