@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success or clean, 1 a finding or a denial, 2 a usage or runtime error.
 
+mod audit_cmd;
 mod home;
 
 use std::path::PathBuf;
@@ -27,6 +28,8 @@ struct Cli {
 enum Command {
     /// Print where the runtime home is.
     Home,
+    /// Read and check the audit log: tail, show, export, verify.
+    Audit(audit_cmd::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,5 +50,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", home.root().display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Audit(args) => audit_cmd::run(&home, args),
     }
 }
