@@ -13,3 +13,10 @@ pub use leak::{
     MIN_SECRET_LEN,
 };
 pub use severity::Severity;
+mod injection;
+mod normalize;
+mod rules;
+pub use injection::{
+    InjectionAction, InjectionCategory, InjectionDefenseMode, InjectionFinding, InjectionPolicy,
+    InjectionReport, InjectionScanner,
+};

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use ironclaw_safety::LeakDetector;
+use ironclaw_safety::{InjectionScanner, LeakDetector};
 use serde_json::Value;
 
 fn evalsets() -> PathBuf {
@@ -92,3 +92,55 @@ fn secrets_evalset() {
 
 const RECALL_FLOOR: f64 = 0.0;
 const FPR_CEILING: f64 = 1.0;
+
+#[test]
+fn prompt_injection_evalset() {
+    let scanner = InjectionScanner::new().unwrap();
+    let mut by_subset: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
+    let mut totals: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for row in rows("prompt_injection/prompt_injection.jsonl") {
+        let text = row["text"].as_str().unwrap();
+        let label = row["label"].as_str().unwrap().to_string();
+        let subset = row["subset"].as_str().unwrap().to_string();
+        let flagged = !scanner.scan(text).is_clean();
+        for e in [
+            by_subset.entry((label.clone(), subset)).or_default(),
+            totals.entry(label).or_default(),
+        ] {
+            e.1 += 1;
+            e.0 += usize::from(flagged);
+        }
+    }
+    for ((label, subset), (hit, n)) in &by_subset {
+        let what = if label == "injection" {
+            "recall"
+        } else {
+            "false-positive rate"
+        };
+        println!(
+            "prompt_injection {label}/{subset}: {what} {:.3} ({hit}/{n})",
+            rate(*hit, *n)
+        );
+    }
+    let (hit, n) = totals["injection"];
+    println!(
+        "prompt_injection all injection: recall {:.3} ({hit}/{n})",
+        rate(hit, n)
+    );
+    assert!(
+        rate(hit, n) >= INJECTION_RECALL_FLOOR,
+        "injection recall fell: {hit}/{n}"
+    );
+    let (hit, n) = totals["benign"];
+    println!(
+        "prompt_injection all benign: false-positive rate {:.3} ({hit}/{n})",
+        rate(hit, n)
+    );
+    assert!(
+        rate(hit, n) <= INJECTION_FPR_CEILING,
+        "injection false positives rose: {hit}/{n}"
+    );
+}
+
+const INJECTION_RECALL_FLOOR: f64 = 0.0;
+const INJECTION_FPR_CEILING: f64 = 1.0;
