@@ -159,9 +159,9 @@ impl InjectionScanner {
                 })?;
             rules.push(CompiledRule { regex });
             for t in rule.triggers {
-                // Triggers are matched on text whose gaps may be collapsed.
                 let t = fold_str(t).to_lowercase();
-                for form in [t.clone(), t.replace(' ', "")] {
+                // Triggers are matched on text whose gaps may be collapsed or widened.
+                for form in [t.clone(), t.replace(' ', ""), t.replace(' ', "   ")] {
                     match triggers.iter().position(|x| *x == form) {
                         Some(k) => {
                             if !trigger_rules[k].contains(&id) {

@@ -221,7 +221,7 @@ pub(crate) const RULES: &[Rule] = &[
             "share",
             "submit"
         ],
-        r"\b(send|post|upload|forward|e-?mail|transmit|exfiltrate|leak|share|submit) (all |the |your |this |my |any |every |of |user'?s? |users' |private |sensitive |secret |stored |saved |internal |confidential |previous )*(conversations?|chat( history| logs?)?|history|data|credentials?|passwords?|api ?keys?|secrets?|tokens?|system prompt|instructions|files?|documents?|context|memory|environment( variables)?|env vars?|e-?mails?|contacts|personal (data|information)|cookies?|sessions?|ssh keys?|private keys?) (to|at|into) (https?://|www\.|[a-z0-9._%+-]+@|this (url|address|endpoint|server|webhook|e-?mail)|the following (url|address|endpoint|server|webhook|e-?mail)|my (server|endpoint|webhook|e-?mail)|an? (external|remote|attacker|third[-\x20]party))"
+        r"\b(send|post|upload|forward|e-?mail|transmit|exfiltrate|leak|share|submit) (all |the |your |this |my |any |every |of |user'?s? |users' |private |sensitive |secret |stored |saved |internal |confidential |previous )*(conversations?|chat( history| logs?)?|history|data|credentials?|passwords?|api ?keys?|secrets?|tokens?|system prompt|instructions|files?|documents?|context|memory|environment( variables)?|env vars?|e-?mails?|contacts|personal (data|information)|cookies?|sessions?|ssh keys?|private keys?)( history| logs?| transcripts?| contents?)? (to|at|into) (https?://|www\.|[a-z0-9._%+-]+@|this (url|address|endpoint|server|webhook|e-?mail)|the following (url|address|endpoint|server|webhook|e-?mail)|my (server|endpoint|webhook|e-?mail)|an? (external|remote|attacker|third[-\x20]party))"
     ),
     rule!(
         "de.send_to_url",
