@@ -4,6 +4,7 @@
 
 mod audit_cmd;
 mod home;
+mod scan;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +31,8 @@ enum Command {
     Home,
     /// Read and check the audit log: tail, show, export, verify.
     Audit(audit_cmd::AuditArgs),
+    /// Scan text for leaked secrets or prompt injection.
+    Scan(scan::ScanArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,5 +54,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(args) => audit_cmd::run(&home, args),
+        Command::Scan(args) => scan::run(&home, args),
     }
 }
