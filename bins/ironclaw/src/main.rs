@@ -5,6 +5,7 @@
 mod audit_cmd;
 mod home;
 mod scan;
+mod secrets;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +34,8 @@ enum Command {
     Audit(audit_cmd::AuditArgs),
     /// Scan text for leaked secrets or prompt injection.
     Scan(scan::ScanArgs),
+    /// Manage encrypted secrets.
+    Secrets(secrets::SecretsArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,5 +58,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Audit(args) => audit_cmd::run(&home, args),
         Command::Scan(args) => scan::run(&home, args),
+        Command::Secrets(args) => secrets::run(&home, args),
     }
 }
