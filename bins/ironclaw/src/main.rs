@@ -6,6 +6,10 @@ mod audit_cmd;
 mod home;
 mod scan;
 mod secrets;
+mod allowlist;
+mod config;
+mod home;
+mod net;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +40,12 @@ enum Command {
     Scan(scan::ScanArgs),
     /// Manage encrypted secrets.
     Secrets(secrets::SecretsArgs),
+    /// Authorise skills and manage their grants.
+    Allowlist(allowlist::AllowlistArgs),
+    /// Read, change and validate ironclaw.json.
+    Config(config::ConfigArgs),
+    /// Network policy checks.
+    Net(net::NetArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,5 +69,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(args) => audit_cmd::run(&home, args),
         Command::Scan(args) => scan::run(&home, args),
         Command::Secrets(args) => secrets::run(&home, args),
+        Command::Allowlist(args) => allowlist::run(&home, args),
+        Command::Config(args) => config::run(&home, args),
+        Command::Net(args) => net::run(&home, args),
     }
 }
