@@ -2,14 +2,13 @@
 //!
 //! Exit codes: 0 success or clean, 1 a finding or a denial, 2 a usage or runtime error.
 
-mod audit_cmd;
-mod home;
-mod scan;
-mod secrets;
 mod allowlist;
+mod audit_cmd;
 mod config;
 mod home;
 mod net;
+mod scan;
+mod secrets;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
