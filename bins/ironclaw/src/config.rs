@@ -86,8 +86,8 @@ impl CliAudit {
     }
 }
 
-/// Opens the audit log named by the config (default `<home>/audit.log`).
-pub(crate) fn open_audit(layout: &HomeLayout) -> Result<CliAudit> {
+/// The audit log settings from the config (default path `<home>/audit.log`).
+pub(crate) fn audit_config(layout: &HomeLayout) -> Result<AuditConfig> {
     let text = read_config_text(&layout.config())?;
     let raw = parse_jsonc(&text).unwrap_or(Value::Null);
     let section = raw.pointer("/security/auditLog");
@@ -107,7 +107,7 @@ pub(crate) fn open_audit(layout: &HomeLayout) -> Result<CliAudit> {
             .and_then(Value::as_u64)
             .unwrap_or(default)
     };
-    let config = AuditConfig::new(&path)
+    Ok(AuditConfig::new(&path)
         .max_size_mb(num("maxSizeMb", defaults.max_size_mb))
         .keep_days(u32::try_from(num("keepDays", defaults.keep_days)).unwrap_or(u32::MAX))
         .compress(
@@ -115,7 +115,13 @@ pub(crate) fn open_audit(layout: &HomeLayout) -> Result<CliAudit> {
                 .and_then(|s| s.get("compress"))
                 .and_then(Value::as_bool)
                 .unwrap_or(defaults.compress),
-        );
+        ))
+}
+
+/// Opens the audit log named by the config (default `<home>/audit.log`).
+pub(crate) fn open_audit(layout: &HomeLayout) -> Result<CliAudit> {
+    let config = audit_config(layout)?;
+    let path = config.path().to_path_buf();
     let lock = FileLock::acquire(&path)
         .with_context(|| format!("cannot lock the audit log {}", path.display()))?;
     let log = AuditLog::open(config)
