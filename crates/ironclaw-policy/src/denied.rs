@@ -50,8 +50,8 @@ pub enum DenyKind {
     /// An IPv6 address that embeds an IPv4 one (mapped, compatible, translated,
     /// NAT64, 6to4, Teredo).
     EmbeddedIpv4,
-    /// Other special-purpose space that is not globally reachable (documentation,
-    /// benchmarking, reserved, protocol assignments).
+    /// Other special-purpose space that is not globally reachable (benchmarking,
+    /// reserved, protocol assignments, discard).
     Reserved,
     /// The name did not resolve to any address.
     DoesNotResolve,

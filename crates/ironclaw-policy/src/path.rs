@@ -24,8 +24,9 @@ fn traversal(path: &str, why: &str) -> Denied {
 /// segments decoded once, the form a server sees.
 ///
 /// Refused, at every decoding layer: `.` and `..` segments (also with `;params`
-/// or trailing spaces and dots, which Windows servers strip), segments made only
-/// of dots, backslashes, encoded slashes, NUL and control characters, IIS `%uXXXX`
+/// or trailing spaces and dots, which Windows servers strip; a decoded `%2f` counts
+/// as a separator for this check), segments made only of dots, backslashes, NUL
+/// and control characters, IIS `%uXXXX`
 /// escapes, bytes that are not UTF-8 (overlong forms such as `%c0%ae`), Unicode
 /// characters that look like or normalise (NFKC) to a dot or a slash, and paths
 /// still changing after several decoding layers.
@@ -33,34 +34,36 @@ pub fn normalize_path(raw: &str) -> Result<Vec<String>, Denied> {
     if raw.len() > 8192 {
         return Err(traversal(&raw[..64], "is too long"));
     }
-    let raw_slashes = raw.matches('/').count();
     let mut current = raw.to_owned();
-    let mut first_decoded: Option<String> = None;
-    for layer in 0..=MAX_LAYERS {
+    let mut settled = false;
+    for _ in 0..=MAX_LAYERS {
         check_layer(raw, &current)?;
-        if current.matches('/').count() != raw_slashes {
-            return Err(traversal(raw, "has an encoded slash"));
-        }
         let bytes: Vec<u8> = percent_encoding::percent_decode_str(&current).collect();
         let decoded = String::from_utf8(bytes)
             .map_err(|_| traversal(raw, "decodes to bytes that are not utf-8"))?;
-        if first_decoded.is_none() {
-            first_decoded = Some(decoded.clone());
-        }
         if decoded == current {
-            let once = first_decoded.unwrap_or(decoded);
-            let body = once.strip_prefix('/').unwrap_or(&once);
-            if body.is_empty() {
-                return Ok(Vec::new());
-            }
-            return Ok(body.split('/').map(str::to_owned).collect());
-        }
-        if layer == MAX_LAYERS {
+            settled = true;
             break;
         }
         current = decoded;
     }
-    Err(traversal(raw, "has too many encoding layers"))
+    if !settled {
+        return Err(traversal(raw, "has too many encoding layers"));
+    }
+    // Segments as a server sees them: split on literal slashes, then decoded
+    // once, so an encoded slash stays inside its segment.
+    let body = raw.strip_prefix('/').unwrap_or(raw);
+    if body.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(body
+        .split('/')
+        .map(|seg| {
+            percent_encoding::percent_decode_str(seg)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect())
 }
 
 fn check_layer(raw: &str, text: &str) -> Result<(), Denied> {
@@ -150,7 +153,9 @@ mod tests {
         check("/%2e%2e/x", false);
         check("/%2E%2e%2fx", false);
         check("/..%2fx", false);
-        check("/a%2fb", false);
+        check("/a%2fb", true);
+        check("/a%2f..%2fb", false);
+        check("/a%5cb", false);
         check("/%252e%252e/x", false);
         check("/%25252e%25252e/x", false);
         check("/%c0%ae%c0%ae/x", false);
@@ -169,6 +174,18 @@ mod tests {
         check("/..0x2fx", false);
         check("/0x2e/x", false);
         check("/0x2easy/x", true);
+    }
+
+    #[test]
+    fn encoded_slash_stays_in_its_segment() {
+        assert_eq!(
+            normalize_path("/projects/group%2Fproject/issues").unwrap(),
+            vec![
+                "projects".to_owned(),
+                "group/project".to_owned(),
+                "issues".to_owned()
+            ]
+        );
     }
 
     #[test]

@@ -36,7 +36,7 @@ const METADATA_V4: &[Ipv4Addr] = &[
 ///
 /// Default: refuse every address that is not globally reachable unicast: loopback,
 /// RFC 1918, CGNAT, link-local, multicast, broadcast, unspecified, unique-local,
-/// site-local, documentation, benchmarking and reserved ranges, every IPv6 form
+/// site-local, benchmarking and reserved ranges, every IPv6 form
 /// that embeds an IPv4 address (whatever that address is), and the cloud metadata
 /// addresses. Threat: a tool (or a prompt-injected model) reaching services on the
 /// host, the LAN or the cloud control plane. Limits: the rules judge addresses, so
@@ -161,6 +161,10 @@ fn in_v4(ip: Ipv4Addr, net: [u8; 4], len: u32) -> bool {
     (u32::from(ip) & mask) == (u32::from(Ipv4Addr::from(net)) & mask)
 }
 
+// Documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24,
+// 2001:db8::/32, 3fff::/20) are not refused: they are routed nowhere, nobody
+// reaches an internal service through them, and examples and tests use them as
+// stand-ins for public hosts. Their IPv4-embedding IPv6 forms are still refused.
 fn classify_v4(ip: Ipv4Addr) -> Option<DenyKind> {
     use DenyKind::*;
     const RULES: &[([u8; 4], u32, DenyKind)] = &[
@@ -174,12 +178,9 @@ fn classify_v4(ip: Ipv4Addr) -> Option<DenyKind> {
         ([169, 254, 0, 0], 16, LinkLocal),
         ([172, 16, 0, 0], 12, Private),
         ([192, 0, 0, 0], 24, Reserved),
-        ([192, 0, 2, 0], 24, Reserved),
         ([192, 88, 99, 0], 24, EmbeddedIpv4),
         ([192, 168, 0, 0], 16, Private),
         ([198, 18, 0, 0], 15, Reserved),
-        ([198, 51, 100, 0], 24, Reserved),
-        ([203, 0, 113, 0], 24, Reserved),
         ([255, 255, 255, 255], 32, Broadcast),
         ([224, 0, 0, 0], 4, Multicast),
         ([240, 0, 0, 0], 4, Reserved),
@@ -226,10 +227,8 @@ fn classify_v6(ip: Ipv6Addr) -> Option<DenyKind> {
         // Teredo (2001::/32) sits inside the IETF protocol assignments block.
         (v6([0x2001, 0, 0, 0, 0, 0, 0, 0]), 32, EmbeddedIpv4),
         (v6([0x2001, 0, 0, 0, 0, 0, 0, 0]), 23, Reserved),
-        (v6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0]), 32, Reserved),
         // 6to4.
         (v6([0x2002, 0, 0, 0, 0, 0, 0, 0]), 16, EmbeddedIpv4),
-        (v6([0x3fff, 0, 0, 0, 0, 0, 0, 0]), 20, Reserved),
         (v6([0x5f00, 0, 0, 0, 0, 0, 0, 0]), 16, Reserved),
         (
             v6([0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254]),
@@ -400,7 +399,11 @@ mod tests {
         check("64:ff9b:1::1", Some(EmbeddedIpv4));
         check("2002:a00:1::1", Some(EmbeddedIpv4));
         check("2001:0:4136:e378:8000:63bf:3fff:fdd2", Some(EmbeddedIpv4));
-        check("2001:db8::1", Some(Reserved));
+        check("2001:db8::1", None);
+        check("203.0.113.5", None);
+        check("192.0.2.1", None);
+        check("64:ff9b::c000:201", Some(EmbeddedIpv4));
+        check("192.0.0.1", Some(Reserved));
         check("fd00:ec2::254", Some(CloudMetadata));
         check("fc00::1", Some(UniqueLocal));
         check("fe80::1", Some(LinkLocal));
