@@ -391,6 +391,37 @@ impl HttpAllowlist {
     }
 }
 
+impl HttpAllowlist {
+    /// Decides on a host and port alone, as an HTTPS `CONNECT` tunnel must (the
+    /// path and method are encrypted): allowed when some rule names the host and
+    /// allows the port (443, or a declared one). Path and method rules then cannot
+    /// be enforced; callers that need them must terminate TLS.
+    pub fn check_host(&self, host: &str, port: u16) -> Decision {
+        let Ok(host) = normalize_host(host) else {
+            return Decision::Deny(Denied::new(
+                DenyKind::InvalidUrl,
+                format!("host {host:?} is not a valid host"),
+            ));
+        };
+        let mut named = false;
+        let found = self.index.find(&host, |rule| {
+            named = true;
+            (port == 443 || rule.ports.contains(&port)).then_some(rule.index)
+        });
+        match found {
+            Some(index) => Decision::Allow { index },
+            None if named => Decision::Deny(Denied::new(
+                DenyKind::Port,
+                format!("port {port} is not declared for {host}"),
+            )),
+            None => Decision::Deny(Denied::new(
+                DenyKind::HostNotAllowed,
+                format!("host {host} is not in the allowlist"),
+            )),
+        }
+    }
+}
+
 /// Splits `host[:port]` (IPv6 literals bracketed).
 pub(crate) fn split_host_port(spec: &str) -> Result<(&str, Option<u16>), String> {
     let bad = || format!("{spec:?} is not host[:port]");
@@ -485,6 +516,38 @@ impl EgressPolicy {
             }
         };
         Ok((url, rule))
+    }
+
+    /// Decides a `CONNECT host:port` tunnel: SSRF name and address rules, the
+    /// allowlist's host and port (see [`HttpAllowlist::check_host`]; without an
+    /// allowlist only port 443), then one checked resolution.
+    pub fn check_connect(
+        &self,
+        host: &str,
+        port: u16,
+        resolver: &dyn Resolver,
+    ) -> Result<Vec<SocketAddr>, Denied> {
+        let name = normalize_host(host)
+            .map_err(|e| Denied::new(DenyKind::InvalidUrl, format!("host {host:?}: {e}")))?;
+        match name.parse::<IpAddr>() {
+            Ok(ip) => self.ssrf.check_ip(ip)?,
+            Err(_) => self.ssrf.check_name(&name)?,
+        }
+        match &self.allowlist {
+            Some(list) => {
+                if let Decision::Deny(d) = list.check_host(&name, port) {
+                    return Err(d);
+                }
+            }
+            None if port != 443 => {
+                return Err(Denied::new(
+                    DenyKind::Port,
+                    format!("port {port} is not the https default"),
+                ));
+            }
+            None => {}
+        }
+        self.ssrf.resolve_checked(resolver, &name, port)
     }
 
     /// Decides and resolves: the resolver is asked once and every answer checked.

@@ -396,3 +396,96 @@ proptest! {
         prop_assert!(!list.check_url("GET", &glued).is_allowed());
     }
 }
+
+/// The same address, whatever the spelling, gets the same decision.
+fn spellings(ip: u32) -> Vec<String> {
+    let [a, b, c, d] = ip.to_be_bytes();
+    vec![
+        format!("{a}.{b}.{c}.{d}"),
+        format!("{ip}"),
+        format!("0x{ip:x}"),
+        format!("0x{ip:X}"),
+        format!("0{ip:o}"),
+        format!("0x{a:x}.0x{b:x}.0x{c:x}.0x{d:x}"),
+        format!("0{a:o}.0{b:o}.0{c:o}.0{d:o}"),
+        format!("{a}.{}", u32::from_be_bytes([0, b, c, d])),
+        format!("{a}.{b}.{}", u32::from_be_bytes([0, 0, c, d])),
+        format!("[::ffff:{a}.{b}.{c}.{d}]"),
+        format!("{a}.{b}.{c}.{d}."),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn every_ipv4_spelling_gets_the_dotted_decision(ip in any::<u32>()) {
+        let dotted = std::net::Ipv4Addr::from(ip);
+        let expected = SsrfPolicy::new().check_ip(IpAddr::V4(dotted)).is_ok();
+        for (i, host) in spellings(ip).into_iter().enumerate() {
+            let url = format!("https://{host}/");
+            let allowed = builtin(&url).is_ok();
+            // The mapped IPv6 form is always refused.
+            let want = if host.starts_with('[') { false } else { expected };
+            prop_assert_eq!(allowed, want, "{} (spelling {})", url, i);
+        }
+    }
+
+    #[test]
+    fn std_non_global_classes_are_refused(ip in any::<u32>()) {
+        let v4 = std::net::Ipv4Addr::from(ip);
+        let special = v4.is_private() || v4.is_loopback() || v4.is_link_local()
+            || v4.is_broadcast() || v4.is_multicast() || v4.is_unspecified()
+            || v4.octets()[0] == 0 || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64);
+        if special {
+            prop_assert!(SsrfPolicy::new().check_ip(IpAddr::V4(v4)).is_err(), "{}", v4);
+        }
+        let mapped = IpAddr::V6(v4.to_ipv6_mapped());
+        prop_assert!(SsrfPolicy::new().check_ip(mapped).is_err());
+        let nat64 = IpAddr::V6(std::net::Ipv6Addr::from((0x0064_ff9b_u128 << 96) | u128::from(ip)));
+        prop_assert!(SsrfPolicy::new().check_ip(nat64).is_err());
+    }
+
+    #[test]
+    fn ipv6_non_global_classes_are_refused(bits in any::<u128>()) {
+        let v6 = std::net::Ipv6Addr::from(bits);
+        let seg = v6.segments();
+        let special = v6.is_loopback() || v6.is_unspecified() || v6.is_multicast()
+            || (seg[0] & 0xfe00) == 0xfc00 || (seg[0] & 0xffc0) == 0xfe80
+            || (seg[0] & 0xffc0) == 0xfec0 || seg[0] == 0x2002
+            || (seg[0] == 0x2001 && seg[1] == 0);
+        if special {
+            prop_assert!(SsrfPolicy::new().check_ip(IpAddr::V6(v6)).is_err(), "{}", v6);
+        }
+    }
+}
+
+#[test]
+fn connect_tunnels_check_host_port_and_addresses() {
+    let policy = EgressPolicy::builtin().with_allowlist(allowlist());
+    let dns = dns();
+    let ok = policy.check_connect("API.github.com", 443, &dns).unwrap();
+    assert_eq!(ok, vec!["140.82.112.6:443".parse().unwrap()]);
+    assert!(policy.check_connect("example.com", 8443, &dns).is_ok());
+    let kind = |h: &str, p: u16| policy.check_connect(h, p, &dns).unwrap_err().kind;
+    assert_eq!(kind("example.com", 22), DenyKind::Port);
+    assert_eq!(kind("other.com", 443), DenyKind::HostNotAllowed);
+    assert_eq!(kind("localhost", 443), DenyKind::LocalName);
+    assert_eq!(kind("169.254.169.254", 443), DenyKind::CloudMetadata);
+    assert_eq!(kind("[::1]", 443), DenyKind::Loopback);
+    assert_eq!(kind("0x7f000001", 443), DenyKind::Loopback);
+    let builtin = EgressPolicy::builtin();
+    assert!(builtin.check_connect("example.com", 443, &dns).is_ok());
+    assert_eq!(
+        builtin
+            .check_connect("example.com", 80, &dns)
+            .unwrap_err()
+            .kind,
+        DenyKind::Port
+    );
+    assert_eq!(
+        builtin
+            .check_connect("rebind.example", 443, &dns)
+            .unwrap_err()
+            .kind,
+        DenyKind::Private
+    );
+}
