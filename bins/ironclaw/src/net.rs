@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use ironclaw_policy::{Capabilities, EgressPolicy, StaticResolver, SystemResolver};
+use ironclaw_policy::{Capabilities, EgressPolicy, StaticResolver, SystemResolver, parse_jsonc};
 
 use crate::home::Home;
 
@@ -53,7 +53,9 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
     if let Some(path) = &args.capabilities {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read capabilities {}", path.display()))?;
-        let caps = Capabilities::from_json(&text)
+        let doc = parse_jsonc(&text)
+            .with_context(|| format!("invalid capabilities {}", path.display()))?;
+        let caps: Capabilities = serde_json::from_value(doc)
             .with_context(|| format!("invalid capabilities {}", path.display()))?;
         let list = caps
             .http_allowlist()

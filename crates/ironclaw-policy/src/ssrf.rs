@@ -335,7 +335,15 @@ impl StaticResolver {
             .and_then(|a| a.strip_suffix(']'))
             .unwrap_or(addr);
         let ip: IpAddr = addr.parse().map_err(|_| bad())?;
-        self.insert(host, ip)
+        if self.insert(host, ip).is_err() {
+            // A host no URL can name (`0o177.0.0.1`) is kept as written: the URL
+            // that uses it is refused on its own, and the entry changes nothing.
+            let entry = self.answers.entry(host.to_ascii_lowercase()).or_default();
+            if !entry.contains(&ip) {
+                entry.push(ip);
+            }
+        }
+        Ok(())
     }
 }
 

@@ -319,6 +319,8 @@ fn resolve_spec_forms() {
     dns.insert_spec("Bücher.example:8.8.8.8").unwrap();
     assert_eq!(dns.resolve("evil.example", 443).unwrap().len(), 2);
     assert_eq!(dns.resolve("xn--bcher-kva.example", 443).unwrap().len(), 1);
+    // A host no URL can name is accepted and changes nothing.
+    dns.insert_spec("0o177.0.0.1:127.0.0.1").unwrap();
     for bad in ["noip", ":1.2.3.4", "h:notanip", "h:[::1"] {
         assert!(dns.insert_spec(bad).is_err(), "{bad}");
     }
