@@ -67,7 +67,8 @@ struct GrantArgs {
     /// Filesystem access, PATH:ro or PATH:rw.
     #[arg(long, value_name = "PATH:ro|rw")]
     filesystem: Vec<String>,
-    /// An environment variable (exact name, or PREFIX* which never covers *_API_KEY / *_TOKEN).
+    /// An environment variable (exact name, or PREFIX* which never covers credential
+    /// names such as *_API_KEY or *_TOKEN).
     #[arg(long, value_name = "NAME")]
     env: Vec<String>,
     /// A secret injected at the boundary.
@@ -79,7 +80,7 @@ struct GrantArgs {
     /// Shell access: full host access as your user.
     #[arg(long)]
     shell: bool,
-    /// Confirm credential variables (*_API_KEY, *_TOKEN) without a prompt.
+    /// Confirm credential variables (*_API_KEY, *_TOKEN, *_SECRET...) without a prompt.
     #[arg(long)]
     yes: bool,
 }

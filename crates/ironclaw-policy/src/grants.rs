@@ -201,8 +201,17 @@ pub(crate) fn clean_path(path: &Path) -> Result<PathBuf, &'static str> {
 }
 
 /// Suffixes of environment variable names that hold credentials: never granted
-/// by a wildcard or prefix, only by an exact grant.
-pub const SENSITIVE_ENV_SUFFIXES: &[&str] = &["_API_KEY", "_TOKEN"];
+/// by a wildcard or prefix, only by an exact grant. `_API_KEY` and `_TOKEN` are the
+/// seed's; the others name the same thing in common conventions
+/// (`AWS_SECRET_ACCESS_KEY`, `DB_PASSWORD`, `JWT_SECRET`).
+pub const SENSITIVE_ENV_SUFFIXES: &[&str] = &[
+    "_API_KEY",
+    "_TOKEN",
+    "_SECRET",
+    "_PASSWORD",
+    "_ACCESS_KEY",
+    "_PRIVATE_KEY",
+];
 
 /// Whether an environment variable name is a credential name
 /// (case-insensitive suffix match).
@@ -681,6 +690,8 @@ mod tests {
         assert!(all.check_env("HOME").is_allowed());
         assert!(!all.check_env("AWS_SESSION_TOKEN").is_allowed());
         assert!(!all.check_env("x_api_key").is_allowed());
+        assert!(!all.check_env("AWS_SECRET_ACCESS_KEY").is_allowed());
+        assert!(!all.check_env("DB_PASSWORD").is_allowed());
         assert!(EnvPermission::parse("A*B").is_err());
         assert!(EnvPermission::parse("A-B").is_err());
     }
