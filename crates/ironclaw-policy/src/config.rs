@@ -10,7 +10,10 @@ use serde_json::Value;
 
 use crate::jsonc::{JsoncError, parse_jsonc};
 
-/// The sandbox enforcement level. Default `strict`.
+/// The sandbox enforcement level. Default `strict`. Threat: a skill reaching
+/// beyond its grants through the OS. Limits: `standard` enforces in the
+/// application only; `audit-only` enforces nothing. Cost: `strict` adds
+/// system-call filtering overhead to every skill process.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SandboxMode {
@@ -24,7 +27,9 @@ pub enum SandboxMode {
     AuditOnly,
 }
 
-/// What the injection scanner does with a finding. Default `flag`.
+/// What the injection scanner does with a finding. Default `flag`. Threat: prompt
+/// injection in retrieved content. Limits: pattern-based; `flag` tags and logs but
+/// lets the content through. Cost: one scan per piece of untrusted content.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum InjectionMode {
@@ -135,7 +140,11 @@ pub struct InjectionDefenseConfig {
     pub mode: InjectionMode,
 }
 
-/// `security.autoSuspend`: suspend a skill after repeated violations.
+/// `security.autoSuspend`: suspend a skill after repeated violations. Default
+/// enabled, 5 violations in 10 minutes suspend for 60 minutes. Threat: a
+/// compromised skill probing its limits. Limits: counts refusals only; a skill
+/// that stays inside its grants is never suspended. Cost: a few timestamps per
+/// skill in `suspensions.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct AutoSuspendConfig {
@@ -168,7 +177,8 @@ pub struct ChannelConfig {
     pub enabled: bool,
     /// Default `allowlist`.
     pub dm_policy: DmPolicy,
-    /// Sender IDs; no wildcards. Required (non-empty) when enabled.
+    /// Sender IDs; no wildcards. Required (non-empty) when enabled. Threat: anyone
+    /// who finds the bot commanding the agent.
     pub allow_from: Vec<String>,
     /// Per-sender limits.
     pub rate_limit: ChannelRateLimit,
@@ -204,7 +214,8 @@ impl Default for ChannelRateLimit {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct GatewayConfig {
-    /// Default `127.0.0.1` (loopback only).
+    /// Default `127.0.0.1` (loopback only). Threat: other hosts reaching the
+    /// gateway; binding beyond loopback is a warning.
     pub bind: String,
     /// Default 3000.
     pub port: u16,
@@ -227,7 +238,9 @@ impl Default for GatewayConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct WebhookConfig {
-    /// Default `127.0.0.1`: expose it deliberately (and firewall it).
+    /// Default `127.0.0.1` (the seed's `0.0.0.0` is not the safe default): expose it
+    /// deliberately, behind a firewall, since webhook senders authenticate only
+    /// with the shared secret.
     pub bind: String,
     /// Default 8080.
     pub port: u16,
