@@ -1,2 +1,79 @@
-//! The mandatory audit log of IronClaw.
+//! The mandatory, tamper-evident audit log of IronClaw, usable alone by any Rust
+//! program that needs a durable security audit trail.
+//!
+//! # Main types
+//!
+//! - [`Event`] (built with [`Event::builder`] from an [`EventKind`]) is one
+//!   security-relevant event: session, skill, action, resource, grants, whether it was
+//!   blocked, and event-specific fields.
+//! - [`AuditLog`] appends events as JSON lines to a file. [`AuditLog::record`] returns
+//!   only once the line is on disk; concurrent writers share one `fdatasync` (group
+//!   commit). [`AuditConfig`] sets the path, rotation (`maxSizeMb`), retention
+//!   (`keepDays`) and compression.
+//!
+//! # Line format
+//!
+//! One JSON object per line: `ts` (RFC 3339 UTC with milliseconds), `event`,
+//! `sessionId`, `skill`, `action`, `resource`, `granted`, `blocked`, event-specific
+//! fields, and last `prev`: the lowercase hex SHA-256 of the previous line's bytes
+//! (newline excluded). The first line of a log chains to [`GENESIS_PREV`]; the first
+//! line of a new file after rotation chains to the last line of the rotated file.
+//!
+//! # Guarantees
+//!
+//! - An event for which `record` returned `Ok` survives a process crash and, as far
+//!   as the disk honours `fdatasync`, a power loss.
+//! - A crash can leave at most an incomplete last line; it was never acknowledged.
+//!   Opening the log cuts it off and reports it ([`OpenWarning::TornTail`]).
+//! - Files are created with mode 0600; a looser existing mode is reported
+//!   ([`OpenWarning::LooseMode`]). The log is never written through a symlink.
+//! - The builder refuses content-bearing and secret-bearing field names and oversized
+//!   strings, so message content and secret values are not logged by accident.
+//!
+//! # Non-guarantees
+//!
+//! - The chain makes edits, insertions, deletions and reordering detectable, not
+//!   impossible. Someone who can rewrite the files can rewrite the whole chain and
+//!   the seal consistently; an external copy (the Postgres sink, or a `prev` hash
+//!   written down elsewhere) is the defence against that.
+//! - A write or sync failure closes the log (fail closed); it does not retry.
+//!
+//! # Example
+//!
+//! ```
+//! use ironclaw_audit::{AuditConfig, AuditLog, Event, EventKind};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let log = AuditLog::open(AuditConfig::new(dir.path().join("audit.log")))?;
+//! for warning in log.warnings() {
+//!     eprintln!("{warning}");
+//! }
+//! log.record(
+//!     Event::builder(EventKind::AllowlistViolation)
+//!         .session_id("sess_7fxQ3")
+//!         .skill("himalaya")
+//!         .action("network")
+//!         .resource("attacker.io:80")
+//!         .granted(["imap.gmail.com:993", "smtp.gmail.com:587"])
+//!         .blocked(true)
+//!         .build()?,
+//! )?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! From async code, `record` blocks: call it via `tokio::task::spawn_blocking` with a
+//! clone of the log.
 #![deny(missing_docs)]
+
+mod chain;
+mod error;
+mod event;
+mod layout;
+mod writer;
+
+pub use chain::GENESIS_PREV;
+pub use error::{AuditError, AuditErrorKind};
+pub use event::{Event, EventBuilder, EventKind, MAX_EXTRA_FIELDS, MAX_FIELD_BYTES};
+pub use writer::{AuditConfig, AuditLog, OpenWarning};

@@ -1,0 +1,4 @@
+//! Integration tests of the audit log: writer, reader, verify, rotation, crash safety.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod writer;
