@@ -3,6 +3,7 @@
 //! Exit codes: 0 success or clean, 1 a finding or a denial, 2 a usage or runtime error.
 
 mod home;
+mod net;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +28,8 @@ struct Cli {
 enum Command {
     /// Print where the runtime home is.
     Home,
+    /// Network policy checks.
+    Net(net::NetArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,5 +50,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", home.root().display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Net(args) => net::run(&home, args),
     }
 }
