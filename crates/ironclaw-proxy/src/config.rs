@@ -189,7 +189,10 @@ mod tests {
             parse_extra_domains(" a.com,b.org  c.net,,"),
             vec!["a.com", "b.org", "c.net"]
         );
-        assert_eq!(Preset::parse("version-control"), Some(Preset::VersionControl));
+        assert_eq!(
+            Preset::parse("version-control"),
+            Some(Preset::VersionControl)
+        );
         assert_eq!(Preset::parse("all"), None);
         assert!(Preset::LlmProviders.hosts().contains(&"api.anthropic.com"));
     }

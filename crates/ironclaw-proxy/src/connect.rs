@@ -12,8 +12,7 @@ use hyper_util::rt::TokioIo;
 
 use crate::job::{JobState, normalized};
 use crate::server::{
-    ProxyBody, Shared, allowed_rule, connect_checked, deny, deny_resolution, resolve,
-    text_response,
+    ProxyBody, Shared, allowed_rule, connect_checked, deny, deny_resolution, resolve, text_response,
 };
 use crate::tunnel::{TunnelBytes, TunnelEnd, pump};
 
@@ -24,14 +23,35 @@ pub(crate) async fn handle(
 ) -> Response<ProxyBody> {
     let Some(authority) = request.uri().authority().cloned() else {
         let target = request.uri().to_string();
-        return deny(shared, job, &target, StatusCode::BAD_REQUEST, "connect target must be host:port").await;
+        return deny(
+            shared,
+            job,
+            &target,
+            StatusCode::BAD_REQUEST,
+            "connect target must be host:port",
+        )
+        .await;
     };
     let resource = authority.to_string();
     let Some(port) = authority.port_u16() else {
-        return deny(shared, job, &resource, StatusCode::BAD_REQUEST, "connect target must name a port").await;
+        return deny(
+            shared,
+            job,
+            &resource,
+            StatusCode::BAD_REQUEST,
+            "connect target must name a port",
+        )
+        .await;
     };
     let Some(host) = normalized(authority.host()) else {
-        return deny(shared, job, &resource, StatusCode::BAD_REQUEST, "invalid host").await;
+        return deny(
+            shared,
+            job,
+            &resource,
+            StatusCode::BAD_REQUEST,
+            "invalid host",
+        )
+        .await;
     };
     if allowed_rule(shared, job, &host, port, 443).is_none() {
         let reason = if job.grant.network.is_empty() && shared.global.is_empty() {
@@ -42,7 +62,14 @@ pub(crate) async fn handle(
         return deny(shared, job, &resource, StatusCode::FORBIDDEN, reason).await;
     }
     let Ok(tunnel_slot) = Arc::clone(&job.tunnels).try_acquire_owned() else {
-        return deny(shared, job, &resource, StatusCode::TOO_MANY_REQUESTS, "too many open tunnels").await;
+        return deny(
+            shared,
+            job,
+            &resource,
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many open tunnels",
+        )
+        .await;
     };
     let addrs = match resolve(shared, &host, port).await {
         Ok(addrs) => addrs,
@@ -69,8 +96,10 @@ pub(crate) async fn handle(
             Arc::clone(&bytes),
         )
         .await;
-        job.bytes_up.fetch_add(bytes.up.load(Ordering::Relaxed), Ordering::Relaxed);
-        job.bytes_down.fetch_add(bytes.down.load(Ordering::Relaxed), Ordering::Relaxed);
+        job.bytes_up
+            .fetch_add(bytes.up.load(Ordering::Relaxed), Ordering::Relaxed);
+        job.bytes_down
+            .fetch_add(bytes.down.load(Ordering::Relaxed), Ordering::Relaxed);
         if end != TunnelEnd::Closed {
             tracing::debug!(job = job.id(), ?end, "tunnel ended");
         }

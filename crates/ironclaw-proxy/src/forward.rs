@@ -32,23 +32,65 @@ pub(crate) async fn handle(
     let uri = request.uri().clone();
     let resource = uri.to_string();
     if let Err(framing) = check_framing(request.headers()) {
-        return deny(shared, job, &resource, StatusCode::BAD_REQUEST, framing.reason()).await;
+        return deny(
+            shared,
+            job,
+            &resource,
+            StatusCode::BAD_REQUEST,
+            framing.reason(),
+        )
+        .await;
     }
     if uri.scheme() == Some(&Scheme::HTTPS) {
-        return deny(shared, job, &resource, StatusCode::BAD_REQUEST, "https goes through CONNECT").await;
+        return deny(
+            shared,
+            job,
+            &resource,
+            StatusCode::BAD_REQUEST,
+            "https goes through CONNECT",
+        )
+        .await;
     }
     if uri.scheme() != Some(&Scheme::HTTP) {
-        return deny(shared, job, &resource, StatusCode::BAD_REQUEST, "only absolute http:// requests and CONNECT are proxied").await;
+        return deny(
+            shared,
+            job,
+            &resource,
+            StatusCode::BAD_REQUEST,
+            "only absolute http:// requests and CONNECT are proxied",
+        )
+        .await;
     }
     let Some(authority) = uri.authority().cloned() else {
-        return deny(shared, job, &resource, StatusCode::BAD_REQUEST, "request has no host").await;
+        return deny(
+            shared,
+            job,
+            &resource,
+            StatusCode::BAD_REQUEST,
+            "request has no host",
+        )
+        .await;
     };
     if authority.as_str().contains('@') {
-        return deny(shared, job, &resource, StatusCode::BAD_REQUEST, "userinfo in the url is refused").await;
+        return deny(
+            shared,
+            job,
+            &resource,
+            StatusCode::BAD_REQUEST,
+            "userinfo in the url is refused",
+        )
+        .await;
     }
     let port = authority.port_u16().unwrap_or(80);
     let Some(host) = normalized(authority.host()) else {
-        return deny(shared, job, &resource, StatusCode::BAD_REQUEST, "invalid host").await;
+        return deny(
+            shared,
+            job,
+            &resource,
+            StatusCode::BAD_REQUEST,
+            "invalid host",
+        )
+        .await;
     };
     let host_port = format!("{host}:{port}");
     if allowed_rule(shared, job, &host, port, 80).is_none() {
@@ -66,13 +108,27 @@ pub(crate) async fn handle(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit as u64) {
-        return deny(shared, job, &host_port, StatusCode::PAYLOAD_TOO_LARGE, "request body over the limit").await;
+        return deny(
+            shared,
+            job,
+            &host_port,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body over the limit",
+        )
+        .await;
     }
     let (mut parts, body) = request.into_parts();
     let body = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
-            return deny(shared, job, &host_port, StatusCode::PAYLOAD_TOO_LARGE, "request body over the limit or unreadable").await;
+            return deny(
+                shared,
+                job,
+                &host_port,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body over the limit or unreadable",
+            )
+            .await;
         }
     };
     strip_hop_by_hop(&mut parts.headers);
@@ -89,7 +145,10 @@ pub(crate) async fn handle(
             .field("direction", "request")
             .field("kinds", kinds.join(","));
         record(shared, event).await;
-        return text_response(StatusCode::FORBIDDEN, "ironclaw proxy: request blocked: it contains a secret\n");
+        return text_response(
+            StatusCode::FORBIDDEN,
+            "ironclaw proxy: request blocked: it contains a secret\n",
+        );
     }
 
     let mut outbound = Request::from_parts(parts, Full::new(body.clone()));
@@ -109,24 +168,47 @@ pub(crate) async fn handle(
         Ok(connected) => connected,
         Err(why) => return deny(shared, job, &host_port, StatusCode::BAD_GATEWAY, &why).await,
     };
-    let (mut sender, connection) = match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
-        Ok(pair) => pair,
-        Err(err) => {
-            return deny(shared, job, &host_port, StatusCode::BAD_GATEWAY, &format!("upstream handshake failed: {err}")).await;
-        }
-    };
+    let (mut sender, connection) =
+        match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
+            Ok(pair) => pair,
+            Err(err) => {
+                return deny(
+                    shared,
+                    job,
+                    &host_port,
+                    StatusCode::BAD_GATEWAY,
+                    &format!("upstream handshake failed: {err}"),
+                )
+                .await;
+            }
+        };
     tokio::spawn(async move {
         let _ = connection.await;
     });
     job.count_allowed();
     job.bytes_up.fetch_add(body.len() as u64, Ordering::Relaxed);
-    let response = match tokio::time::timeout(shared.config.timeouts.response, sender.send_request(outbound)).await {
+    let response = match tokio::time::timeout(
+        shared.config.timeouts.response,
+        sender.send_request(outbound),
+    )
+    .await
+    {
         Ok(Ok(response)) => response,
         Ok(Err(err)) => {
-            return text_response(StatusCode::BAD_GATEWAY, &format!("ironclaw proxy: upstream error: {err}\n"));
+            return text_response(
+                StatusCode::BAD_GATEWAY,
+                &format!("ironclaw proxy: upstream error: {err}\n"),
+            );
         }
         Err(_) => {
-            return deny(shared, job, &host_port, StatusCode::GATEWAY_TIMEOUT, "upstream response timeout").await;
+            return deny(
+                shared,
+                job,
+                &host_port,
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream response timeout",
+            )
+            .await;
         }
     };
     let (mut parts, body) = response.into_parts();
@@ -136,7 +218,8 @@ pub(crate) async fn handle(
         let body = body
             .map_frame(move |frame| {
                 if let Some(data) = frame.data_ref() {
-                    job.bytes_down.fetch_add(data.len() as u64, Ordering::Relaxed);
+                    job.bytes_down
+                        .fetch_add(data.len() as u64, Ordering::Relaxed);
                 }
                 frame
             })
@@ -149,10 +232,18 @@ pub(crate) async fn handle(
     let body = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
-            return deny(shared, job, &host_port, StatusCode::BAD_GATEWAY, "upstream response over the scan limit").await;
+            return deny(
+                shared,
+                job,
+                &host_port,
+                StatusCode::BAD_GATEWAY,
+                "upstream response over the scan limit",
+            )
+            .await;
         }
     };
-    job.bytes_down.fetch_add(body.len() as u64, Ordering::Relaxed);
+    job.bytes_down
+        .fetch_add(body.len() as u64, Ordering::Relaxed);
     let (body, body_found) = redact_values(&injected, body);
     let (headers, headers_found) = redact_headers(&injected, std::mem::take(&mut parts.headers));
     parts.headers = headers;
@@ -168,8 +259,13 @@ pub(crate) async fn handle(
         record(shared, event).await;
     }
     parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-    Response::from_parts(parts, Full::new(body).map_err(|never| match never {}).boxed())
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    Response::from_parts(
+        parts,
+        Full::new(body).map_err(|never| match never {}).boxed(),
+    )
 }
 
 /// The kinds of leak found in the request line, headers and body, if any.
@@ -222,7 +318,10 @@ async fn inject_credentials(
         let mut values = Vec::with_capacity(mappings.len());
         for mapping in mappings {
             if !grant.allows(&mapping.secret_name) {
-                return Err(format!("secret {} is not granted to this job", mapping.secret_name));
+                return Err(format!(
+                    "secret {} is not granted to this job",
+                    mapping.secret_name
+                ));
             }
             let value = store
                 .get(&namespace, &mapping.secret_name)

@@ -136,8 +136,14 @@ mod tests {
     #[test]
     fn tokens_are_read_from_basic_and_bearer() {
         let basic = base64::engine::general_purpose::STANDARD.encode("job-1:s3cret:with:colons");
-        assert_eq!(token_of(&format!("Basic {basic}")).unwrap(), b"s3cret:with:colons");
-        assert_eq!(token_of(&format!("basic  {basic}")).unwrap(), b"s3cret:with:colons");
+        assert_eq!(
+            token_of(&format!("Basic {basic}")).unwrap(),
+            b"s3cret:with:colons"
+        );
+        assert_eq!(
+            token_of(&format!("basic  {basic}")).unwrap(),
+            b"s3cret:with:colons"
+        );
         assert_eq!(token_of("Bearer abc").unwrap(), b"abc");
         assert_eq!(token_of("Digest abc"), None);
         assert_eq!(token_of("Basic not-base64!"), None);

@@ -79,7 +79,8 @@ impl NetworkAllowlist {
 
     /// Adds one rule.
     pub fn add(&mut self, rule: NetworkRule) {
-        self.index.insert(&rule.pattern, (rule.port, rule.text.clone()));
+        self.index
+            .insert(&rule.pattern, (rule.port, rule.text.clone()));
         self.rules.push(rule.text);
     }
 

@@ -106,10 +106,12 @@ impl ProxyBuilder {
         let global = NetworkAllowlist::new(&global_rules)?;
         let leaks = match self.leaks {
             Some(detector) => detector,
-            None => LeakDetector::with_builtin_patterns().map_err(|e| ProxyError::InvalidConfig {
-                key: "leak_detector",
-                reason: e.to_string(),
-            })?,
+            None => {
+                LeakDetector::with_builtin_patterns().map_err(|e| ProxyError::InvalidConfig {
+                    key: "leak_detector",
+                    reason: e.to_string(),
+                })?
+            }
         };
         let anonymous = self
             .anonymous
@@ -231,7 +233,9 @@ async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         async move { Ok::<_, Infallible>(handle(shared, request).await) }
     });
     let connection = http1::Builder::new()
-        .max_buf_size(shared.config.limits.max_header_bytes)
+        .max_buf_size(shared.config.limits.max_header_bytes.max(64 * 1024))
+        .max_header_size(shared.config.limits.max_header_bytes)
+        .max_headers(128)
         .header_read_timeout(Some(Duration::from_secs(30)))
         .timer(hyper_util::rt::TokioTimer::new())
         .serve_connection(io, service)
@@ -255,10 +259,24 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Pro
         .map(|a| a.to_string())
         .unwrap_or_else(|| request.uri().to_string());
     if !job.rate.try_acquire() {
-        return deny(&shared, &job, &resource, StatusCode::TOO_MANY_REQUESTS, "rate limit: too many requests per minute").await;
+        return deny(
+            &shared,
+            &job,
+            &resource,
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate limit: too many requests per minute",
+        )
+        .await;
     }
     let Ok(_slot) = Arc::clone(&job.connections).try_acquire_owned() else {
-        return deny(&shared, &job, &resource, StatusCode::TOO_MANY_REQUESTS, "too many concurrent requests").await;
+        return deny(
+            &shared,
+            &job,
+            &resource,
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many concurrent requests",
+        )
+        .await;
     };
     if request.method() == Method::CONNECT {
         connect::handle(&shared, &job, request).await
@@ -331,7 +349,12 @@ pub(crate) async fn deny_policy(
 }
 
 /// Writes a `NETWORK_BLOCK` record. The record is durable before the caller answers.
-pub(crate) async fn audit_block(shared: &Shared, job: Option<&JobState>, resource: &str, reason: &str) {
+pub(crate) async fn audit_block(
+    shared: &Shared,
+    job: Option<&JobState>,
+    resource: &str,
+    reason: &str,
+) {
     let (host, port) = split_resource(resource);
     let mut event = Event::builder(EventKind::NetworkBlock)
         .action("network")
@@ -384,7 +407,11 @@ fn split_resource(resource: &str) -> (String, Option<u16>) {
 
 /// Resolves `host` once and returns addresses that passed the SSRF rules (or, with
 /// the unsafe testing switch, every answer). Honours the DNS timeout.
-pub(crate) async fn resolve(shared: &Arc<Shared>, host: &str, port: u16) -> Result<Vec<SocketAddr>, Resolution> {
+pub(crate) async fn resolve(
+    shared: &Arc<Shared>,
+    host: &str,
+    port: u16,
+) -> Result<Vec<SocketAddr>, Resolution> {
     let worker_shared = Arc::clone(shared);
     let host_owned = host.to_owned();
     let lookup = tokio::task::spawn_blocking(move || {
@@ -396,7 +423,11 @@ pub(crate) async fn resolve(shared: &Arc<Shared>, host: &str, port: u16) -> Resu
             return worker_shared
                 .resolver
                 .resolve(&host_owned, port)
-                .map(|ips| ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect())
+                .map(|ips| {
+                    ips.into_iter()
+                        .map(|ip| SocketAddr::new(ip, port))
+                        .collect()
+                })
                 .map_err(|e| Resolution::Failed(e.to_string()));
         }
         worker_shared
@@ -407,7 +438,9 @@ pub(crate) async fn resolve(shared: &Arc<Shared>, host: &str, port: u16) -> Resu
     match tokio::time::timeout(shared.config.timeouts.dns, lookup).await {
         Err(_) => Err(Resolution::TimedOut),
         Ok(Err(join)) => Err(Resolution::Failed(join.to_string())),
-        Ok(Ok(Ok(addrs))) if addrs.is_empty() => Err(Resolution::Failed(format!("{host} has no address"))),
+        Ok(Ok(Ok(addrs))) if addrs.is_empty() => {
+            Err(Resolution::Failed(format!("{host} has no address")))
+        }
         Ok(Ok(result)) => result,
     }
 }
@@ -449,17 +482,37 @@ pub(crate) async fn deny_resolution(
     match resolution {
         Resolution::Denied(denied) => deny_policy(shared, job, resource, &denied).await,
         Resolution::TimedOut => {
-            deny(shared, job, resource, StatusCode::GATEWAY_TIMEOUT, "dns timeout").await
+            deny(
+                shared,
+                job,
+                resource,
+                StatusCode::GATEWAY_TIMEOUT,
+                "dns timeout",
+            )
+            .await
         }
         Resolution::Failed(why) => {
-            deny(shared, job, resource, StatusCode::BAD_GATEWAY, &format!("dns: {why}")).await
+            deny(
+                shared,
+                job,
+                resource,
+                StatusCode::BAD_GATEWAY,
+                &format!("dns: {why}"),
+            )
+            .await
         }
     }
 }
 
 /// The rule that lets the job reach `host:port`: the job's own grants, then the global
 /// presets and extra domains.
-pub(crate) fn allowed_rule(shared: &Shared, job: &JobState, host: &str, port: u16, default_port: u16) -> Option<String> {
+pub(crate) fn allowed_rule(
+    shared: &Shared,
+    job: &JobState,
+    host: &str,
+    port: u16,
+    default_port: u16,
+) -> Option<String> {
     job.grant
         .network
         .allows(host, port, default_port)
