@@ -269,8 +269,7 @@ async fn curl(args: Vec<String>) -> (u16, String) {
         // last status line.
         let status = text
             .lines()
-            .filter(|l| l.starts_with("HTTP/"))
-            .last()
+            .rfind(|l| l.starts_with("HTTP/"))
             .and_then(|l| l.split_whitespace().nth(1))
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
