@@ -4,6 +4,7 @@
 
 mod home;
 mod net;
+mod proxy;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +31,8 @@ enum Command {
     Home,
     /// Network policy checks.
     Net(net::NetArgs),
+    /// The egress proxy.
+    Proxy(proxy::ProxyArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,5 +54,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Net(args) => net::run(&home, args),
+        Command::Proxy(args) => proxy::run(&home, args),
     }
 }
