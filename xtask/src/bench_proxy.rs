@@ -157,7 +157,9 @@ impl Drop for Upstream {
 
 fn serve_keep_alive(stream: TcpStream) {
     let _ = stream.set_nodelay(true);
-    let Ok(mut writer) = stream.try_clone() else { return };
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     loop {
@@ -177,7 +179,8 @@ fn serve_keep_alive(stream: TcpStream) {
             }
             saw_line = true;
         }
-        let response = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\nok";
+        let response =
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\nok";
         if writer.write_all(response).is_err() {
             return;
         }
@@ -255,7 +258,12 @@ impl RunningProxy {
         let home = work.join("ironclaw-home");
         std::fs::create_dir_all(&home)?;
         let child = Command::new(binary)
-            .args(["--home", home.to_str().unwrap_or_default(), "proxy", "serve"])
+            .args([
+                "--home",
+                home.to_str().unwrap_or_default(),
+                "proxy",
+                "serve",
+            ])
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--allow", &format!("127.0.0.1:{http_port}")])
             .args(["--allow", &format!("127.0.0.1:{tunnel_port}")])
@@ -374,8 +382,13 @@ fn wrk(args: &[String]) -> Result<(f64, f64, f64)> {
 }
 
 fn parse_duration_us(text: &str) -> Result<f64> {
-    let (number, unit) = text.split_at(text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len()));
-    let value: f64 = number.parse().with_context(|| format!("bad duration {text}"))?;
+    let (number, unit) = text.split_at(
+        text.find(|c: char| c.is_ascii_alphabetic())
+            .unwrap_or(text.len()),
+    );
+    let value: f64 = number
+        .parse()
+        .with_context(|| format!("bad duration {text}"))?;
     Ok(match unit {
         "us" => value,
         "ms" => value * 1000.0,
@@ -404,7 +417,9 @@ fn wrk_via(proxy: u16, upstream: u16) -> Result<(f64, f64, f64)> {
     // Absolute-form request lines make wrk speak to a forward proxy.
     std::fs::write(
         &script,
-        format!("wrk.path = \"http://127.0.0.1:{upstream}/\"\nwrk.headers[\"Host\"] = \"127.0.0.1:{upstream}\"\n"),
+        format!(
+            "wrk.path = \"http://127.0.0.1:{upstream}/\"\nwrk.headers[\"Host\"] = \"127.0.0.1:{upstream}\"\n"
+        ),
     )?;
     let mut args = wrk_common();
     args.extend(["-s".into(), script.display().to_string()]);
@@ -458,7 +473,9 @@ fn tunnel_throughput(proxy: u16, source: u16) -> Result<f64> {
 
 fn idle_tunnel_memory(proxy: &RunningProxy, source: u16) -> Result<f64> {
     // Warm up allocator and thread pools with a few tunnels first.
-    let warm: Vec<TcpStream> = (0..20).map(|_| open_tunnel(proxy.port, source)).collect::<Result<_>>()?;
+    let warm: Vec<TcpStream> = (0..20)
+        .map(|_| open_tunnel(proxy.port, source))
+        .collect::<Result<_>>()?;
     std::thread::sleep(Duration::from_millis(300));
     let before = proxy.rss_kib()?;
     let tunnels: Vec<TcpStream> = (0..IDLE_TUNNELS)

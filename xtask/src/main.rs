@@ -4,6 +4,8 @@
 //! - `dag`: prints the internal crate graph and fails on an edge DESIGN.md forbids.
 //! - `bench <area>`: benchmarks that compare IronClaw with peers in one run.
 
+mod bench_audit;
+mod bench_proxy;
 mod ci;
 mod dag;
 mod pg;
@@ -18,8 +20,10 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["ci"] => ci::run(&root),
         ["dag"] => dag::run(&root),
+        ["bench", "audit"] => return bench_audit::run(),
+        ["bench", "proxy"] => bench_proxy::run(&root),
         _ => {
-            eprintln!("usage: cargo xtask <ci | dag | bench AREA>");
+            eprintln!("usage: cargo xtask <ci | dag | bench audit|proxy>");
             return ExitCode::from(2);
         }
     };

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use ironclaw_audit::{AuditConfig, AuditLog};
+use ironclaw_audit::AuditLog;
 use ironclaw_proxy::{JobGrant, NetworkAllowlist, Preset, Proxy, ProxyConfig, parse_extra_domains};
 
 use crate::home::Home;
@@ -67,8 +67,10 @@ fn run_serve(home: &Home, args: ServeArgs) -> Result<ExitCode> {
     if let Some(extra) = &args.extra_domains {
         config.global_allow = parse_extra_domains(extra);
     }
-    let audit_path = home.audit_log();
-    let audit = AuditLog::open(AuditConfig::new(&audit_path))
+    let layout = ironclaw_policy::HomeLayout::new(home.root());
+    let audit_config = crate::config::audit_config(&layout)?;
+    let audit_path = audit_config.path().to_path_buf();
+    let audit = AuditLog::open(audit_config)
         .with_context(|| format!("cannot open the audit log {}", audit_path.display()))?;
     for warning in audit.warnings() {
         eprintln!("ironclaw: warning: {warning}");

@@ -132,6 +132,27 @@ impl Layout {
     }
 }
 
+impl Layout {
+    /// Half-written compressed files left by a crash during compression.
+    pub(crate) fn stale_temporaries(&self) -> Vec<PathBuf> {
+        let prefix = format!("{}-", self.stem);
+        let suffix = format!(".{}.gz.tmp", self.ext);
+        std::fs::read_dir(&self.dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter(|e| {
+                        e.file_name()
+                            .to_str()
+                            .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(&suffix))
+                    })
+                    .map(|e| e.path())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
 /// `YYYYMMDDTHHMMSS.ffffffZ`.
 fn is_stamp(stamp: &str) -> bool {
     let bytes = stamp.as_bytes();

@@ -71,9 +71,13 @@ mod chain;
 mod error;
 mod event;
 mod layout;
+mod reader;
+mod verify;
 mod writer;
 
 pub use chain::GENESIS_PREV;
 pub use error::{AuditError, AuditErrorKind};
 pub use event::{Event, EventBuilder, EventKind, MAX_EXTRA_FIELDS, MAX_FIELD_BYTES};
+pub use reader::{AuditReader, AuditRecord, ExportFormat, Follower, LogFile, Query, export};
+pub use verify::{Finding, FindingKind, VerifyReport, verify};
 pub use writer::{AuditConfig, AuditLog, OpenWarning};

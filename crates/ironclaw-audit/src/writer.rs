@@ -158,6 +158,9 @@ struct Shared {
     sink: Mutex<Sink>,
     warnings: Vec<OpenWarning>,
     background: Mutex<Vec<JoinHandle<()>>>,
+    /// Held by the maintenance thread, so that two of them never compress the same
+    /// file at once.
+    maintenance: Arc<Mutex<()>>,
 }
 
 #[derive(Debug)]
@@ -251,8 +254,11 @@ impl AuditLog {
                 bytes: torn,
             });
         }
+        let seal = Seal::read(&seal_path)?;
         if size == 0 {
             last = match layout.rotated()?.last() {
+                // After a rotation the seal holds the hash the new file chains to.
+                _ if seal.is_some_and(|s| s.bytes == 0) => seal.map_or(GENESIS, |s| s.last),
                 Some(newest) => {
                     let bytes = read_all(&newest.path, newest.gzip)?;
                     last_line_of(&bytes).map_or(GENESIS, line_hash)
@@ -260,12 +266,12 @@ impl AuditLog {
                 None => GENESIS,
             };
         }
-        let mismatch = match Seal::read(&seal_path)? {
-            Some(seal) => !seal_matches(&seal, &file, size, last, &layout, &path)?,
+        let mismatch = match &seal {
+            Some(seal) => !seal_matches(seal, &file, size, last, &layout, &path)?,
             None => false,
         };
         if mismatch {
-            let sealed = Seal::read(&seal_path)?.map_or(0, |s| s.bytes);
+            let sealed = seal.map_or(0, |s| s.bytes);
             warnings.push(OpenWarning::SealMismatch {
                 path: path.clone(),
                 sealed_bytes: sealed,
@@ -295,6 +301,7 @@ impl AuditLog {
                 sink: Mutex::new(sink),
                 warnings,
                 background: Mutex::new(Vec::new()),
+                maintenance: Arc::new(Mutex::new(())),
                 config,
             }),
         };
@@ -456,9 +463,13 @@ impl AuditLog {
     fn start_maintenance(&self) {
         let config = self.shared.config.clone();
         let layout = self.shared.layout.clone();
+        let exclusive = Arc::clone(&self.shared.maintenance);
         let handle = std::thread::Builder::new()
             .name("audit-maintenance".to_owned())
-            .spawn(move || maintain(&config, &layout));
+            .spawn(move || {
+                let _guard = lock(&exclusive);
+                maintain(&config, &layout);
+            });
         if let Ok(handle) = handle {
             let mut background = lock(&self.shared.background);
             background.retain(|h| !h.is_finished());
@@ -541,6 +552,9 @@ fn seal_matches(
 /// Gzips rotated plain files (when configured) and deletes expired ones. Errors are
 /// left for the next run: maintenance never affects durability of new events.
 fn maintain(config: &AuditConfig, layout: &Layout) {
+    for stale in layout.stale_temporaries() {
+        let _ = std::fs::remove_file(stale);
+    }
     let Ok(rotated) = layout.rotated() else {
         return;
     };

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::http::{HttpAllowlist, HttpRule, RuleError};
+use crate::grants::{EnvPermission, FsPermission, GrantError, NetworkPermission, Permissions};
+use crate::http::{HttpAllowlist, HttpRule, RuleError, split_host_port};
 
 /// A tool's declared capabilities. Everything absent is denied.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,12 +23,77 @@ pub struct Capabilities {
     /// Resource limits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<Limits>,
+    /// Raw network access, `host[:port]` (for process and container skills).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network: Vec<String>,
+    /// Filesystem access beyond the skill's own workspace, `PATH:ro|rw`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filesystem: Vec<String>,
+    /// Environment variables, exact names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
+    /// Shell access.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shell: bool,
 }
 
 impl Capabilities {
     /// Parses `capabilities.json` text.
     pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
         serde_json::from_str(text)
+    }
+
+    /// Everything the tool asks for, as permissions to intersect with the grants:
+    /// each HTTP allowlist host (with its ports) is a network request, each
+    /// credential's secret a secret request.
+    pub fn requested(&self) -> Result<Permissions, GrantError> {
+        let mut p = Permissions::default();
+        for n in &self.network {
+            p.network.insert(NetworkPermission::parse(n)?);
+        }
+        if let Some(http) = &self.http {
+            for rule in &http.allowlist {
+                let (host, port) = split_host_port(&rule.host).map_err(|reason| GrantError {
+                    what: "network",
+                    value: rule.host.clone(),
+                    reason,
+                })?;
+                let mut ports: Vec<u16> = rule.ports.clone();
+                ports.push(port.unwrap_or(443));
+                if rule.allow_insecure_http {
+                    ports.push(80);
+                }
+                for port in ports {
+                    p.network
+                        .insert(NetworkPermission::parse(&format!("{host}:{port}"))?);
+                }
+            }
+            for cred in http.credentials.values() {
+                p.secrets.insert(cred.secret_name.clone());
+            }
+        }
+        for f in &self.filesystem {
+            p.filesystem.insert(FsPermission::parse(f, None)?);
+        }
+        for e in &self.env {
+            let env = EnvPermission::parse(e)?;
+            if !env.is_exact() {
+                return Err(GrantError {
+                    what: "env",
+                    value: e.clone(),
+                    reason: "a skill requests exact names only".into(),
+                });
+            }
+            p.env.insert(env);
+        }
+        if let Some(secrets) = &self.secrets {
+            p.secrets.extend(secrets.allowed_names.iter().cloned());
+        }
+        if let Some(tools) = &self.tool_invoke {
+            p.tools.extend(tools.allowed.iter().cloned());
+        }
+        p.shell = self.shell;
+        Ok(p)
     }
 
     /// The compiled HTTP allowlist (empty, denying all, when `http` is absent).

@@ -40,7 +40,7 @@ pub fn normalize_host(host: &str) -> Result<String, HostError> {
 
 /// An allowlist host: one exact name, or `*.suffix` for every subdomain of the
 /// suffix (never the suffix itself).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum HostPattern {
     /// Exactly this normalised host.
     Exact(String),
@@ -135,7 +135,7 @@ impl<T> HostIndex<T> {
     /// Calls `f` on every value whose pattern matches the normalised `host`, exact
     /// matches first, then wildcards from the most specific suffix; stops at the
     /// first `Some`.
-    pub fn find<R>(&self, host: &str, mut f: impl FnMut(&T) -> Option<R>) -> Option<R> {
+    pub fn find<'s, R>(&'s self, host: &str, mut f: impl FnMut(&'s T) -> Option<R>) -> Option<R> {
         if let Some(values) = self.exact.get(host) {
             for v in values {
                 if let Some(r) = f(v) {

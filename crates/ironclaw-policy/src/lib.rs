@@ -35,18 +35,25 @@
 //! ```
 #![deny(missing_docs)]
 
+mod allowlist;
 mod capabilities;
 mod config;
 mod denied;
 mod edit;
+mod fs;
+mod grants;
 mod home;
 mod host;
 mod http;
 mod jsonc;
 mod path;
+mod rate;
+mod skill;
 mod ssrf;
 mod store;
+mod suspend;
 
+pub use allowlist::{Allowlist, AllowlistChange, AllowlistEntry, AllowlistError, Authorization};
 pub use capabilities::{
     Capabilities, Credential, CredentialLocation, HttpCapability, HttpRateLimit, Limits,
     SecretsCapability, ToolInvokeCapability,
@@ -60,6 +67,11 @@ pub use config::{
 };
 pub use denied::{Denied, DenyKind};
 pub use edit::{ConfigChange, read_config_text, set_config_value};
+pub use fs::FsPolicy;
+pub use grants::{
+    Access, DenyEvent, EnvPermission, FsPermission, GrantError, NetworkGrants, NetworkPermission,
+    Permissions, SENSITIVE_ENV_SUFFIXES, Verdict, is_sensitive_env,
+};
 pub use home::HomeLayout;
 pub use host::{HostError, HostIndex, HostPattern, normalize_host};
 pub use http::{
@@ -67,5 +79,10 @@ pub use http::{
 };
 pub use jsonc::{JsoncError, parse_jsonc, set_in_place};
 pub use path::normalize_path;
+pub use rate::{Gcra, RateLimiter};
+pub use skill::{
+    InstalledSkill, SkillError, SkillKind, SkillManifest, is_valid_skill_name, skill_digest,
+};
 pub use ssrf::{ResolveError, Resolver, SsrfPolicy, StaticResolver, SystemResolver};
-pub use store::{FileLock, write_atomic};
+pub use store::{FileLock, StoreError, load_json, update_json, write_atomic};
+pub use suspend::{SkillViolations, Suspension, SuspensionState};

@@ -117,3 +117,63 @@ mod tests {
         assert!(lock.path().ends_with("f.json.lock"));
     }
 }
+
+/// Errors reading or writing one of the crate's JSON state files.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The file could not be read, locked or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid JSON of the expected shape.
+    #[error("{path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: serde_json::Error,
+    },
+}
+
+/// Reads a JSON state file; a missing file is the default value.
+pub fn load_json<T: serde::de::DeserializeOwned + Default>(path: &Path) -> Result<T, StoreError> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StoreError::Parse {
+            path: path.to_owned(),
+            source,
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
+        Err(source) => Err(StoreError::Io {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Read-modify-write of a JSON state file under its lock, written atomically
+/// (mode 0600 when created). When `edit` fails nothing is written.
+pub fn update_json<T, R, E>(path: &Path, edit: impl FnOnce(&mut T) -> Result<R, E>) -> Result<R, E>
+where
+    T: serde::de::DeserializeOwned + serde::Serialize + Default,
+    E: From<StoreError>,
+{
+    let io = |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let _lock = FileLock::acquire(path).map_err(io)?;
+    let mut value: T = load_json(path)?;
+    let result = edit(&mut value)?;
+    let mut text = serde_json::to_string_pretty(&value).map_err(|source| StoreError::Parse {
+        path: path.to_owned(),
+        source,
+    })?;
+    text.push('\n');
+    write_atomic(path, text.as_bytes(), 0o600).map_err(io)?;
+    Ok(result)
+}

@@ -114,6 +114,12 @@ const MIN_BASE64_RUN: usize = 24;
 const RULE_BACK: usize = 160;
 const RULE_FWD: usize = 480;
 
+/// A short gap between words: ASCII punctuation, spaces and CJK punctuation. Kept
+/// small on purpose: Unicode-wide classes make the rule automata slow to build.
+const GAP: &str = r"[\x00-\x2F\x3A-\x40\x5B-\x60\x7B-\x7F\x{3000}-\x{303F}]{0,3}";
+/// A letter or digit of any script (everything that is not ASCII punctuation).
+const WORD_CHAR: &str = r"[^\x00-\x2F\x3A-\x40\x5B-\x60\x7B-\x7F]";
+
 struct CompiledRule {
     regex: Regex,
 }
@@ -140,7 +146,10 @@ impl InjectionScanner {
         let mut trigger_rules: Vec<Vec<usize>> = Vec::new();
         let mut rules = Vec::new();
         for (id, rule) in RULES.iter().enumerate() {
-            let source = fold_str(rule.regex).replace(' ', r"[^\p{L}\p{N}]{0,3}");
+            let source = fold_str(rule.regex)
+                .replace(' ', GAP)
+                .replace(r"\b", r"(?-u:\b)")
+                .replace(r"\w", WORD_CHAR);
             let regex = RegexBuilder::new(&format!("(?i){source}"))
                 .size_limit(32 << 20)
                 .build()
@@ -150,9 +159,9 @@ impl InjectionScanner {
                 })?;
             rules.push(CompiledRule { regex });
             for t in rule.triggers {
-                // Triggers are matched on text whose gaps may be collapsed.
                 let t = fold_str(t).to_lowercase();
-                for form in [t.clone(), t.replace(' ', "")] {
+                // Triggers are matched on text whose gaps may be collapsed or widened.
+                for form in [t.clone(), t.replace(' ', ""), t.replace(' ', "   ")] {
                     match triggers.iter().position(|x| *x == form) {
                         Some(k) => {
                             if !trigger_rules[k].contains(&id) {

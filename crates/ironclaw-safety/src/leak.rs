@@ -241,25 +241,11 @@ impl LeakDetector {
                 window = window.max(spec.back + spec.fwd + 2);
                 let mut seen: Vec<Vec<u8>> = Vec::new();
                 for anchor in spec.anchors {
-                    let forms = if spec.anchors_any_case {
-                        let lower = anchor.to_ascii_lowercase();
-                        let mut cap = lower.clone().into_bytes();
-                        cap[0] = cap[0].to_ascii_uppercase();
-                        vec![
-                            lower.clone().into_bytes(),
-                            anchor.to_ascii_uppercase().into_bytes(),
-                            cap,
-                            camel(&lower),
-                        ]
-                    } else {
-                        vec![anchor.as_bytes().to_vec()]
-                    };
-                    for form in forms {
-                        if !seen.contains(&form) {
-                            seen.push(form.clone());
-                            literals.push(form);
-                            targets.push(Target::Pattern(id));
-                        }
+                    let form = anchor.to_ascii_lowercase().into_bytes();
+                    if !seen.contains(&form) {
+                        seen.push(form.clone());
+                        literals.push(form);
+                        targets.push(Target::Pattern(id));
                     }
                 }
             }
@@ -301,7 +287,10 @@ impl LeakDetector {
             None
         } else {
             Some(
+                // Case-insensitive: anchors like `AccountKey=` come in any case, and
+                // every hit is verified exactly (regex or byte comparison) anyway.
                 AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
                     .match_kind(MatchKind::Standard)
                     .build(&literals)
                     .map_err(|e| SafetyError::Build {
@@ -447,9 +436,12 @@ impl LeakDetector {
                 }
             }
         }
+        // Left to right; at one start a registered secret wins over a pattern (it is
+        // the more exact finding), then the longer match.
         cands.sort_by(|a, b| {
             a.start
                 .cmp(&b.start)
+                .then((a.rank > 0).cmp(&(b.rank > 0)))
                 .then(b.end.cmp(&a.end))
                 .then(a.rank.cmp(&b.rank))
         });
@@ -536,23 +528,6 @@ impl LeakDetector {
         let data_uri = hay[..secret.start()].ends_with(b"data:");
         (is_hex && matches!(v.len(), 32 | 40 | 56 | 64 | 96 | 128)) || is_uuid || data_uri
     }
-}
-
-fn camel(lower: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(lower.len());
-    let mut up = true;
-    for b in lower.bytes() {
-        if b == b'_' || b == b'-' {
-            up = true;
-            out.push(b);
-        } else if up {
-            out.push(b.to_ascii_uppercase());
-            up = false;
-        } else {
-            out.push(b);
-        }
-    }
-    out
 }
 
 fn preview(matched: &[u8], public_prefix: usize) -> String {

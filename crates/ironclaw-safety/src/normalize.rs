@@ -145,20 +145,21 @@ const SPACING_SEPARATORS: &[char] = &[' ', '.', '-', '_', '*', '|', '/', '+', '~
 const MIN_SPACED_LETTERS: usize = 4;
 
 /// Which positions of `chars` to delete: hyphens inside words and the separators of
-/// letter-spaced runs.
+/// letter-spaced runs. A run needs four letters, or two when it sits next to a
+/// collapsed run (the short words of a letter-spaced sentence: "a l l", "d o").
 fn deletions<T: Copy + Into<char>>(chars: &[T]) -> Vec<usize> {
     let n = chars.len();
     let at = |i: usize| chars.get(i).map(|&c| c.into());
     let letter = |i: usize| at(i).is_some_and(char::is_alphabetic);
     let mut out = Vec::new();
+    // (first letter, last letter, separators)
+    let mut runs: Vec<(usize, usize, Vec<usize>)> = Vec::new();
     let mut i = 0;
     while i < n {
         let c: char = chars[i].into();
         if c.is_alphabetic() {
-            // A letter-spaced run: L S L S L ... with every L standing alone.
             if (i == 0 || !letter(i - 1)) && !letter(i + 1) {
                 let mut j = i;
-                let mut count = 1;
                 let mut seps = Vec::new();
                 while at(j + 1).is_some_and(|s| SPACING_SEPARATORS.contains(&s))
                     && letter(j + 2)
@@ -166,10 +167,9 @@ fn deletions<T: Copy + Into<char>>(chars: &[T]) -> Vec<usize> {
                 {
                     seps.push(j + 1);
                     j += 2;
-                    count += 1;
                 }
-                if count >= MIN_SPACED_LETTERS {
-                    out.extend(seps);
+                if !seps.is_empty() {
+                    runs.push((i, j, seps));
                     i = j + 1;
                     continue;
                 }
@@ -183,6 +183,31 @@ fn deletions<T: Copy + Into<char>>(chars: &[T]) -> Vec<usize> {
         }
         i += 1;
     }
+    if runs.is_empty() {
+        return out;
+    }
+    let mut keep: Vec<bool> = runs
+        .iter()
+        .map(|r| r.2.len() + 1 >= MIN_SPACED_LETTERS)
+        .collect();
+    // Spread to neighbours, forwards then backwards.
+    const NEAR: usize = 4;
+    for k in 1..runs.len() {
+        if keep[k - 1] && runs[k].0 - runs[k - 1].1 <= NEAR {
+            keep[k] = true;
+        }
+    }
+    for k in (0..runs.len() - 1).rev() {
+        if keep[k + 1] && runs[k + 1].0 - runs[k].1 <= NEAR {
+            keep[k] = true;
+        }
+    }
+    for (run, keep) in runs.into_iter().zip(keep) {
+        if keep {
+            out.extend(run.2);
+        }
+    }
+    out.sort_unstable();
     out
 }
 
@@ -219,7 +244,14 @@ impl<'a> Normalized<'a> {
         let mut buf = String::new();
         for (pos, c) in text.char_indices() {
             let end = pos + c.len_utf8();
-            if let Some(class) = invisible_class(c) {
+            if let Some(mut class) = invisible_class(c) {
+                // A joiner or selector after a symbol builds an emoji; not an evasion.
+                let prev = text[..pos].chars().next_back();
+                if matches!(c, '\u{200D}' | '\u{FE0F}')
+                    && prev.is_some_and(|p| !p.is_alphanumeric() && !p.is_ascii())
+                {
+                    class = Invisible::Other;
+                }
                 invisible.push((pos, end, class));
                 continue;
             }

@@ -27,7 +27,9 @@ pub(crate) struct PatternSpec {
     pub(crate) severity: Severity,
     /// Literals, one of which occurs in every match.
     pub(crate) anchors: &'static [&'static str],
-    /// Also match the anchors in lowercase, uppercase and capitalised forms.
+    /// The anchors may appear in any case (documentation; the prefilter is
+    /// case-insensitive for every anchor and the regex decides).
+    #[allow(dead_code)]
     pub(crate) anchors_any_case: bool,
     /// The regex; a capture group named `s` marks the secret part (the reported span).
     pub(crate) regex: &'static str,
@@ -349,7 +351,7 @@ pub(crate) const BUILTIN: &[PatternSpec] = &[
         severity: Severity::High,
         anchors: &["curl "],
         anchors_any_case: false,
-        regex: r"(?-u:\b)curl\s[^\n]{0,300}?(?:\s-u\s?|\s--user[\s=])[\x22']?[^\s:\x22']{1,64}:(?P<s>[^\s\x22']{3,128})",
+        regex: r"(?-u:\b)curl(?:\s[^\n]{0,300}?)?\s(?:-u\s?|--user[\s=])[\x22']?[^\s:\x22']{1,64}:(?P<s>[^\s\x22']{3,128})",
         back: 1,
         fwd: 520,
         check: Check::FreeForm,

@@ -1,7 +1,7 @@
 //! Prompt-injection rules: phrases scored in context, grouped by the seed's categories.
 //!
 //! Rules are regexes over the normalised text (see `normalize`). A space in a rule
-//! stands for a short gap of non-letters (`[^\p{L}\p{N}]{0,3}`), so punctuation,
+//! stands for a short gap of up to three spaces or punctuation marks, so punctuation,
 //! line breaks and collapsed letter-spacing all match. Each rule names trigger
 //! literals; the scanner runs a rule only near a trigger hit. Rules require the
 //! phrase around a trigger word (what is ignored, who is addressed), not the word
@@ -202,7 +202,7 @@ pub(crate) const RULES: &[Rule] = &[
         RoleManipulation,
         Medium,
         ["system", "assistant", "developer"],
-        r"(?m)^[\t #>*\[(]*(system|assistant|developer)[\])*]*[\t ]*:"
+        r"(?m)^[\t\x20#>*\[(]*(system|assistant|developer)[\])*]*[\t\x20]*:"
     ),
     // --- data exfiltration ----------------------------------------------------
     rule!(
@@ -221,7 +221,7 @@ pub(crate) const RULES: &[Rule] = &[
             "share",
             "submit"
         ],
-        r"\b(send|post|upload|forward|e-?mail|transmit|exfiltrate|leak|share|submit) (all |the |your |this |my |any |every |of |user'?s? |users' |private |sensitive |secret |stored |saved |internal |confidential |previous )*(conversations?|chat( history| logs?)?|history|data|credentials?|passwords?|api ?keys?|secrets?|tokens?|system prompt|instructions|files?|documents?|context|memory|environment( variables)?|env vars?|e-?mails?|contacts|personal (data|information)|cookies?|sessions?|ssh keys?|private keys?) (to|at|into) (https?://|www\.|[a-z0-9._%+-]+@|this (url|address|endpoint|server|webhook|e-?mail)|the following (url|address|endpoint|server|webhook|e-?mail)|my (server|endpoint|webhook|e-?mail)|an? (external|remote|attacker|third[- ]party))"
+        r"\b(send|post|upload|forward|e-?mail|transmit|exfiltrate|leak|share|submit) (all |the |your |this |my |any |every |of |user'?s? |users' |private |sensitive |secret |stored |saved |internal |confidential |previous )*(conversations?|chat( history| logs?)?|history|data|credentials?|passwords?|api ?keys?|secrets?|tokens?|system prompt|instructions|files?|documents?|context|memory|environment( variables)?|env vars?|e-?mails?|contacts|personal (data|information)|cookies?|sessions?|ssh keys?|private keys?)( history| logs?| transcripts?| contents?)? (to|at|into) (https?://|www\.|[a-z0-9._%+-]+@|this (url|address|endpoint|server|webhook|e-?mail)|the following (url|address|endpoint|server|webhook|e-?mail)|my (server|endpoint|webhook|e-?mail)|an? (external|remote|attacker|third[-\x20]party))"
     ),
     rule!(
         "de.send_to_url",

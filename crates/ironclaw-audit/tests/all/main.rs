@@ -1,4 +1,8 @@
 //! Integration tests of the audit log: writer, reader, verify, rotation, crash safety.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod crash;
+mod reader;
+mod rotation;
+mod verify;
 mod writer;

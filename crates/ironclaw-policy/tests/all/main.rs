@@ -2,4 +2,5 @@
 //! Integration tests: evaluation sets, bypass tables and property tests.
 
 mod evalsets;
+mod fs;
 mod net;

@@ -2,3 +2,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod eval;
+mod injection;
+mod leak;
+mod props;
