@@ -183,6 +183,7 @@ impl Harness {
 }
 
 struct Options {
+    timeouts: ironclaw_proxy::Timeouts,
     grants: Vec<String>,
     limits: Limits,
     unsafe_private: bool,
@@ -194,6 +195,7 @@ struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
+            timeouts: ironclaw_proxy::Timeouts::default(),
             grants: Vec::new(),
             limits: Limits::default(),
             unsafe_private: true,
@@ -226,6 +228,7 @@ async fn start(options: Options) -> Harness {
     let config = ProxyConfig {
         listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         limits: options.limits.clone(),
+        timeouts: options.timeouts.clone(),
         allow_private_addresses_unsafe: options.unsafe_private,
         ..ProxyConfig::default()
     };
@@ -911,4 +914,73 @@ async fn the_anonymous_identity_serves_requests_without_a_token() {
     assert_eq!(status, 407);
     assert_eq!(upstream.hits(), 1);
     assert_eq!(proxy.metrics("anonymous").unwrap().allowed, 1);
+}
+
+/// Takes its time to answer.
+#[derive(Debug)]
+struct SlowResolver;
+
+impl Resolver for SlowResolver {
+    fn resolve(&self, _host: &str, _port: u16) -> Result<Vec<IpAddr>, ResolveError> {
+        std::thread::sleep(Duration::from_secs(2));
+        Ok(vec![IpAddr::V4(Ipv4Addr::LOCALHOST)])
+    }
+}
+
+#[tokio::test]
+async fn a_slow_resolver_times_out_with_504() {
+    let (up_addr, upstream) = spawn_http_upstream(Ipv4Addr::LOCALHOST).await;
+    let timeouts = ironclaw_proxy::Timeouts {
+        dns: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let h = start(Options {
+        grants: vec![format!("slow.test:{}", up_addr.port())],
+        resolver: Some(Arc::new(SlowResolver)),
+        timeouts,
+        ..Options::default()
+    })
+    .await;
+    let (status, text) = curl_via(&h, &format!("http://slow.test:{}/", up_addr.port()), &[]).await;
+    assert_eq!(status, 504, "{text}");
+    assert_eq!(upstream.hits(), 0);
+    assert_eq!(h.audited("NETWORK_BLOCK")[0]["reason"], "dns timeout");
+}
+
+#[tokio::test]
+async fn concurrent_requests_per_job_are_limited() {
+    // An upstream that accepts and never answers holds the job's only slot.
+    let silent = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            held.push(stream);
+        }
+    });
+    let limits = Limits {
+        max_concurrent_requests_per_job: 1,
+        ..Limits::default()
+    };
+    let h = start(Options {
+        grants: vec![format!("api.test:{silent_port}")],
+        limits,
+        ..Options::default()
+    })
+    .await;
+    let hanging = format!(
+        "GET http://api.test:{silent_port}/ HTTP/1.1\r\nHost: api.test\r\nProxy-Authorization: Basic {}\r\n\r\n",
+        basic(&h.token)
+    );
+    let mut first = TcpStream::connect(h.addr).await.unwrap();
+    first.write_all(hanging.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(raw(h.addr, hanging.as_bytes()).await, 429);
+    let reasons: Vec<String> = h
+        .audited("NETWORK_BLOCK")
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(reasons, vec!["too many concurrent requests"]);
+    drop(first);
 }
