@@ -183,6 +183,7 @@ impl Harness {
 }
 
 struct Options {
+    global_allow: Vec<String>,
     timeouts: ironclaw_proxy::Timeouts,
     grants: Vec<String>,
     limits: Limits,
@@ -195,6 +196,7 @@ struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
+            global_allow: Vec::new(),
             timeouts: ironclaw_proxy::Timeouts::default(),
             grants: Vec::new(),
             limits: Limits::default(),
@@ -229,6 +231,7 @@ async fn start(options: Options) -> Harness {
         listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         limits: options.limits.clone(),
         timeouts: options.timeouts.clone(),
+        global_allow: options.global_allow.clone(),
         allow_private_addresses_unsafe: options.unsafe_private,
         ..ProxyConfig::default()
     };
@@ -770,8 +773,20 @@ async fn https_goes_through_a_connect_tunnel_to_the_allowed_port_only() {
     assert_ne!(status, 200, "{text}");
     assert_eq!(h2.audited("NETWORK_BLOCK").len(), 1);
     assert_eq!(upstream.hits(), 1);
-    let metrics = h.proxy.metrics("job-1").unwrap();
+    // Tunnel bytes are counted for the job once the tunnel closes.
+    let mut metrics = h.proxy.metrics("job-1").unwrap();
+    for _ in 0..50 {
+        if metrics.bytes_down > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        metrics = h.proxy.metrics("job-1").unwrap();
+    }
     assert_eq!(metrics.allowed, 1);
+    assert!(
+        metrics.bytes_up > 100 && metrics.bytes_down > 100,
+        "{metrics:?}"
+    );
 }
 
 #[tokio::test]
@@ -983,4 +998,19 @@ async fn concurrent_requests_per_job_are_limited() {
         .collect();
     assert_eq!(reasons, vec!["too many concurrent requests"]);
     drop(first);
+}
+
+#[tokio::test]
+async fn global_extra_domains_apply_to_every_job_only_when_configured() {
+    let (up_addr, upstream) = spawn_http_upstream(Ipv4Addr::LOCALHOST).await;
+    let url = format!("http://other.test:{}/", up_addr.port());
+    let without = start(Options::default()).await;
+    assert_eq!(curl_via(&without, &url, &[]).await.0, 403);
+    let with = start(Options {
+        global_allow: vec![format!("other.test:{}", up_addr.port())],
+        ..Options::default()
+    })
+    .await;
+    assert_eq!(curl_via(&with, &url, &[]).await.0, 200);
+    assert_eq!(upstream.hits(), 1);
 }
