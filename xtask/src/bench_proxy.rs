@@ -268,6 +268,7 @@ impl RunningProxy {
             .args(["--allow", &format!("127.0.0.1:{http_port}")])
             .args(["--allow", &format!("127.0.0.1:{tunnel_port}")])
             .arg("--allow-private-for-testing")
+            .args(["--requests-per-minute", "0"])
             .env_remove("SANDBOX_EXTRA_DOMAINS")
             .stdout(Stdio::null())
             .stderr(Stdio::null())

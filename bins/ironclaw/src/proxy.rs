@@ -44,6 +44,10 @@ struct ServeArgs {
         value_name = "LIST"
     )]
     extra_domains: Option<String>,
+    /// Requests (and tunnels opened) per minute the anonymous identity may make;
+    /// 0 means no limit.
+    #[arg(long, default_value_t = ironclaw_proxy::Limits::default().requests_per_minute_per_job, value_name = "N")]
+    requests_per_minute: u32,
     /// Turn off the SSRF address rules so loopback and private upstreams are
     /// reachable. For tests only: it lets clients reach services on this host.
     #[arg(long)]
@@ -61,6 +65,10 @@ fn run_serve(home: &Home, args: ServeArgs) -> Result<ExitCode> {
     grant.network = NetworkAllowlist::new(&args.allow).context("invalid --allow")?;
     let mut config = ProxyConfig {
         listen: args.listen,
+        limits: ironclaw_proxy::Limits {
+            requests_per_minute_per_job: args.requests_per_minute,
+            ..ironclaw_proxy::Limits::default()
+        },
         allow_private_addresses_unsafe: args.allow_private_for_testing,
         ..ProxyConfig::default()
     };
