@@ -81,56 +81,83 @@ impl SecretStore {
     /// Opens a store over any backend and key chain, creating a master key on
     /// first use and finishing a rotation that a crash interrupted.
     pub fn open(backend: Box<dyn Backend>, keys: KeyChain) -> Result<Self> {
-        let stored = backend.key_header()?;
-        let chosen = match (keys.first_key()?, &stored) {
+        // A rotation in another process can switch the store between our
+        // reading its header and reading the key; then the header has moved
+        // on, and we start over instead of reporting a wrong key.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match Self::resolve(backend.as_ref(), &keys) {
+                Ok((index, key, header)) => {
+                    return Ok(Self {
+                        backend,
+                        provider: index,
+                        keys,
+                        key,
+                        header,
+                        crash_at: Mutex::new(None),
+                    });
+                }
+                Err((err, seen)) => {
+                    let moved =
+                        matches!(err, Error::WrongKey { .. }) && backend.key_header()? != seen;
+                    if !moved || attempts >= 5 {
+                        return Err(err);
+                    }
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn resolve(
+        backend: &dyn Backend,
+        keys: &KeyChain,
+    ) -> std::result::Result<(usize, MasterKey, KeyHeader), (Error, Option<KeyHeader>)> {
+        let stored = backend.key_header().map_err(|err| (err, None))?;
+        let fail = |err| (err, stored.clone());
+        let chosen = match (keys.first_key().map_err(fail)?, &stored) {
             (Some(chosen), _) => chosen,
-            (None, None) => keys.create()?,
+            (None, None) => keys.create().map_err(fail)?,
             (None, Some(_)) => {
-                return Err(Error::MissingKey {
+                return Err(fail(Error::MissingKey {
                     tried: keys.tried(),
-                });
+                }));
             }
         };
         let provider = keys.provider(chosen.index);
-        let header = match stored {
+        let header = match &stored {
             None => {
                 let ours = KeyHeader {
                     generation: 1,
                     check: crypto::key_check(&chosen.key),
                 };
-                backend.init_key_header(&ours)?
+                backend.init_key_header(&ours).map_err(fail)?
             }
-            Some(header) => header,
+            Some(header) => header.clone(),
         };
         let id = crypto::check_id(&header.check);
         let key = if crypto::key_matches(&chosen.key, &header.check) {
             // A rotation may have promoted the key but not yet removed the
             // staged copy; it holds the same key, so it can go.
-            provider.discard(&id)?;
+            provider.discard(&id).map_err(fail)?;
             chosen.key
         } else {
             // A rotation that switched the store but crashed before promoting
             // its key left the key staged under the store's fingerprint.
-            match provider.load_staged(&id)? {
+            match provider.load_staged(&id).map_err(fail)? {
                 Some(staged) if crypto::key_matches(&staged, &header.check) => {
-                    provider.promote(&id)?;
+                    provider.promote(&id).map_err(fail)?;
                     staged
                 }
                 _ => {
-                    return Err(Error::WrongKey {
+                    return Err(fail(Error::WrongKey {
                         provider: provider.kind(),
-                    });
+                    }));
                 }
             }
         };
-        Ok(Self {
-            backend,
-            provider: chosen.index,
-            keys,
-            key,
-            header,
-            crash_at: Mutex::new(None),
-        })
+        Ok((chosen.index, key, header))
     }
 
     /// Where the master key in use came from.

@@ -373,3 +373,67 @@ fn reads_of_a_missing_store_create_nothing() {
     assert!(!backend.remove("default", "x").unwrap());
     assert!(!dir.exists());
 }
+
+const ROTATION_CHILD_ENV: &str = "IRONCLAW_SECRETS_TEST_ROTATION_CHILD";
+
+/// A real crash: a child process rotates the key in a loop and is killed
+/// with SIGKILL at varying moments; after each kill the store opens (finishing
+/// any interrupted rotation) and every secret is intact.
+#[test]
+fn killed_during_rotation() {
+    if let Ok(dir) = std::env::var(ROTATION_CHILD_ENV) {
+        // The child: rotate until killed.
+        let dir = PathBuf::from(dir);
+        let mut store = SecretStore::open(
+            Box::new(FileBackend::new(&dir)),
+            KeyChain::new().with(KeyFile::new(&dir)),
+        )
+        .unwrap();
+        loop {
+            store.rotate_key().unwrap();
+        }
+    }
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("secrets");
+    let chain = || KeyChain::new().with(KeyFile::new(&dir));
+    let store = SecretStore::open(Box::new(FileBackend::new(&dir)), chain()).unwrap();
+    for index in 0..5 {
+        store
+            .put(
+                "default",
+                &format!("s{index}"),
+                &SecretValue::from(format!("killed-value-{index}")),
+            )
+            .unwrap();
+    }
+    drop(store);
+    let mut generation = 1;
+    for round in 0..8u64 {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "file::killed_during_rotation",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(ROTATION_CHILD_ENV, &dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(40 + round * 23));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let store = SecretStore::open(Box::new(FileBackend::new(&dir)), chain())
+            .unwrap_or_else(|err| panic!("round {round}: {err}"));
+        assert!(store.key_generation() >= generation);
+        generation = store.key_generation();
+        for index in 0..5 {
+            assert_eq!(
+                store.get("default", &format!("s{index}")).unwrap().expose(),
+                format!("killed-value-{index}").as_bytes()
+            );
+        }
+    }
+    eprintln!("killed_during_rotation: reached key generation {generation}");
+}

@@ -4,6 +4,7 @@
 
 mod file;
 mod inject;
+mod keys;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod suite;

@@ -31,6 +31,11 @@ pub(crate) fn run_all<F: Fixture>(make: &dyn Fn(&str) -> F, keys_dir: &Path) {
         ("rotation", rotation),
         ("crash_during_rotation", crash_during_rotation),
         ("concurrent_writers", concurrent_writers),
+        (
+            "rotation_aborts_on_tampered_entry",
+            rotation_aborts_on_tampered_entry,
+        ),
+        ("rotation_races_writers", rotation_races_writers),
         ("invalid_input", invalid_input),
     ];
     for (name, test) in tests {
@@ -454,4 +459,67 @@ fn invalid_input(fixture: &dyn Fixture, _dir: &Path) {
         1,
         "rejected writes changed nothing"
     );
+}
+
+fn rotation_aborts_on_tampered_entry(fixture: &dyn Fixture, dir: &Path) {
+    let mut store = SecretStore::open(fixture.backend(), key_file_chain(dir)).unwrap();
+    store.put("default", "good", &value("abort-good")).unwrap();
+    store.put("default", "bad", &value("abort-bad")).unwrap();
+    let backend = fixture.backend();
+    let mut bad = backend.get("default", "bad").unwrap().unwrap();
+    bad.ciphertext[0] ^= 1;
+    backend.put(&bad).unwrap();
+    let key_before = std::fs::read(dir.join("master.key")).unwrap();
+    let before = format!("{:?}", backend.list("default").unwrap());
+    let err = store.rotate_key().unwrap_err();
+    assert!(matches!(err, Error::Tampered { .. }), "{err}");
+    assert_eq!(format!("{:?}", backend.list("default").unwrap()), before);
+    assert_eq!(std::fs::read(dir.join("master.key")).unwrap(), key_before);
+    assert_eq!(store.key_generation(), 1);
+    assert_eq!(
+        store.get("default", "good").unwrap().expose(),
+        b"abort-good"
+    );
+    let leftovers = std::fs::read_dir(dir).unwrap().count();
+    assert_eq!(leftovers, 1, "only master.key remains");
+}
+
+/// Writers race a rotating handle: every write either lands before a
+/// rotation or fails with `KeyChanged`; after reopening, every write that
+/// succeeded is readable.
+fn rotation_races_writers(fixture: &dyn Fixture, dir: &Path) {
+    let mut rotator = SecretStore::open(fixture.backend(), key_file_chain(dir)).unwrap();
+    rotator.put("default", "seed", &value("race-seed")).unwrap();
+    let written = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for writer in 0..2 {
+            let written = &written;
+            scope.spawn(move || {
+                let mut store = SecretStore::open(fixture.backend(), key_file_chain(dir)).unwrap();
+                for index in 0..12 {
+                    let name = format!("w{writer}-{index}");
+                    match store.put("default", &name, &value(&format!("race-{name}"))) {
+                        Ok(()) => written.lock().unwrap().push(name),
+                        Err(Error::KeyChanged) => {
+                            store =
+                                SecretStore::open(fixture.backend(), key_file_chain(dir)).unwrap();
+                        }
+                        Err(err) => panic!("{err}"),
+                    }
+                }
+            });
+        }
+        for _ in 0..3 {
+            rotator.rotate_key().unwrap();
+        }
+    });
+    let store = SecretStore::open(fixture.backend(), key_file_chain(dir)).unwrap();
+    assert_eq!(store.key_generation(), 4);
+    for name in written.into_inner().unwrap() {
+        assert_eq!(
+            store.get("default", &name).unwrap().expose(),
+            format!("race-{name}").as_bytes()
+        );
+    }
+    assert_eq!(store.get("default", "seed").unwrap().expose(), b"race-seed");
 }
