@@ -5,6 +5,9 @@
 //! from the standard chain; `IRONCLAW_MASTER_KEY` (64 hex characters or the
 //! base64 of 32 bytes) is passed in as the explicit key when set.
 //!
+//! There is deliberately no command that prints a value: secrets reach
+//! tools only through injection at the host boundary.
+//!
 //! Exit codes: 0 success; 1 the secret does not exist (`rm`) or a secret
 //! failed authentication (`verify`); 2 usage or runtime errors, including a
 //! wrong master key and a corrupted store.
@@ -253,6 +256,7 @@ fn status(dir: &std::path::Path, explicit: Option<MasterKey>, json: bool) -> Res
 fn explicit_key() -> Result<Option<MasterKey>> {
     match std::env::var(MASTER_KEY_ENV) {
         Ok(text) if !text.trim().is_empty() => {
+            let text = zeroize::Zeroizing::new(text);
             Ok(Some(MasterKey::parse(&text).with_context(|| {
                 format!("{MASTER_KEY_ENV} is not usable")
             })?))
@@ -263,8 +267,22 @@ fn explicit_key() -> Result<Option<MasterKey>> {
 }
 
 fn open(dir: &std::path::Path, explicit: Option<MasterKey>) -> Result<SecretStore> {
-    SecretStore::open_dir(dir, explicit)
-        .with_context(|| format!("cannot open the secret store in {}", dir.display()))
+    SecretStore::open_dir(dir, explicit).map_err(|err| {
+        let hint = match &err {
+            Error::WrongKey {
+                provider: ProviderKind::Explicit,
+            } => format!(
+                "{MASTER_KEY_ENV} does not open the secret store in {}",
+                dir.display()
+            ),
+            Error::MissingKey { .. } => format!(
+                "cannot open the secret store in {}: set {MASTER_KEY_ENV} to its key or restore its master.key",
+                dir.display()
+            ),
+            _ => format!("cannot open the secret store in {}", dir.display()),
+        };
+        anyhow::Error::new(err).context(hint)
+    })
 }
 
 /// Whether the store was never written (so read-only commands create nothing).

@@ -268,6 +268,12 @@ fn explicit_key_wrong_key_and_invalid_key() {
 
     let out = home.run(&["secrets", "list"], b"", Some(KEY_B));
     assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("IRONCLAW_MASTER_KEY does not open the secret store"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("wrong master key"), "{}", out.stderr);
     let out = home.set("token", "overwrite-attempt-value", None, Some(KEY_B));
     assert_eq!(out.code, 2);

@@ -74,7 +74,28 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Security settings
+//!
+//! - [`MAX_SECRET_LEN`] (64 KiB, fixed): bounds a value so a mistaken write
+//!   of a large file cannot bloat the store every read parses.
+//! - Key file mode: `master.key` and `store.json` must have no group or other
+//!   permission bits (default on creation: 0600, directory 0700); a looser
+//!   mode is refused with the `chmod` that fixes it. Threat: other local
+//!   users reading the key. Limit: the file owner (and root) can read it.
+//! - Feature `keychain` (default on): the OS keychain as first provider.
+//!   Threat: the key sitting in a file beside the store. Limit: on Linux only
+//!   the non-persistent kernel keyutils store is compiled in, so it is
+//!   skipped. Cost: the `keyring` dependency.
+//! - `last_used` resolution (one minute, fixed): a read writes the store only
+//!   when the recorded time is older, so reads stay cheap. Limit: usage is
+//!   only known to the minute.
 #![deny(missing_docs)]
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;
 
 mod backend;
 mod crypto;
