@@ -5,6 +5,7 @@
 mod file;
 mod inject;
 mod keys;
+mod leaks;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod suite;
