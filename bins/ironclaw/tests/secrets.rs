@@ -21,6 +21,7 @@ struct Home {
     dir: tempfile::TempDir,
     values: Vec<String>,
     outputs: Vec<String>,
+    extra_env: Option<(&'static str, &'static str)>,
 }
 
 impl Home {
@@ -29,6 +30,7 @@ impl Home {
             dir: tempfile::tempdir().unwrap(),
             values: Vec::new(),
             outputs: Vec::new(),
+            extra_env: None,
         }
     }
 
@@ -48,8 +50,12 @@ impl Home {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        command.env_remove("IRONCLAW_NEW_MASTER_KEY");
         if let Some(key) = key {
             command.env("IRONCLAW_MASTER_KEY", key);
+        }
+        if let Some((name, value)) = self.extra_env {
+            command.env(name, value);
         }
         let mut child = command.spawn().unwrap();
         child.stdin.take().unwrap().write_all(stdin).unwrap();
@@ -298,10 +304,28 @@ fn explicit_key_wrong_key_and_invalid_key() {
     assert!(!home.secrets_dir().join("master.key").exists());
     let out = home.run(&["secrets", "verify"], b"", Some(KEY_A));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    // The store cannot rotate a key it does not own.
+    // The store cannot replace a key it does not own: the next one must be given.
+    let before = std::fs::read(&store).unwrap();
     let out = home.run(&["secrets", "rotate-key"], b"", Some(KEY_A));
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("cannot rotate"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("IRONCLAW_NEW_MASTER_KEY"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read(&store).unwrap(), before);
+    home.extra_env = Some(("IRONCLAW_NEW_MASTER_KEY", KEY_B));
+    let out = home.run(&["secrets", "rotate-key"], b"", Some(KEY_A));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("from now on set IRONCLAW_MASTER_KEY"),
+        "{}",
+        out.stderr
+    );
+    home.extra_env = None;
+    assert_eq!(home.run(&["secrets", "verify"], b"", Some(KEY_A)).code, 2);
+    let out = home.run(&["secrets", "verify"], b"", Some(KEY_B));
+    assert_eq!(out.code, 0, "{}", out.stderr);
 }
 
 #[test]

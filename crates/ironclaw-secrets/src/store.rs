@@ -306,6 +306,50 @@ impl SecretStore {
         let next_id = crypto::check_id(&next_check);
         provider.stage(&next_id, &next)?;
         self.crash_point(CrashPoint::KeyStaged)?;
+        let header = match self.rewrite_under(&next) {
+            Ok(header) => header,
+            Err(err @ Error::InjectedFailure(_)) => return Err(err),
+            Err(err) => {
+                provider.discard(&next_id)?;
+                return Err(err);
+            }
+        };
+        self.crash_point(CrashPoint::StoreSwitched)?;
+        provider.promote(&next_id)?;
+        // The store is now under `next`; if the provider does not hold it
+        // (its staged copy vanished), stage and promote it again rather than
+        // lose the only copy.
+        let current_is_next = provider
+            .load()?
+            .is_some_and(|current| crypto::key_matches(&current, &header.check));
+        if !current_is_next {
+            provider.stage(&next_id, &next)?;
+            provider.promote(&next_id)?;
+        }
+        self.key = next;
+        self.header = header;
+        Ok(())
+    }
+
+    /// Re-encrypts every secret under `next`, a key the caller owns (for
+    /// example the next `IRONCLAW_MASTER_KEY`). The key chain is not touched:
+    /// from now on the caller must supply `next`.
+    ///
+    /// Crash safety: the switch is atomic, so after a crash the store opens
+    /// with exactly one of the two keys; a caller that keeps both until this
+    /// returns loses nothing ([`Error::WrongKey`] with one means: try the
+    /// other).
+    pub fn rotate_to(&mut self, next: MasterKey) -> Result<()> {
+        let header = self.rewrite_under(&next)?;
+        self.key = next;
+        self.header = header;
+        Ok(())
+    }
+
+    /// Atomically rewrites the whole store under `next` and returns the new
+    /// header; nothing changes if any entry fails authentication.
+    fn rewrite_under(&self, next: &MasterKey) -> Result<KeyHeader> {
+        let next_check = crypto::key_check(next);
         let old_key = &self.key;
         let mut new_header = None;
         let mut rewrite = |header: &KeyHeader, secrets: Vec<SealedSecret>| {
@@ -322,7 +366,7 @@ impl SecretStore {
                     version: secret.version,
                     key_generation: generation,
                 };
-                let sealed = crypto::seal(&next, binding, &value)?;
+                let sealed = crypto::seal(next, binding, &value)?;
                 rewritten.push(SealedSecret {
                     key_generation: generation,
                     salt: sealed.salt,
@@ -348,30 +392,8 @@ impl SecretStore {
             }
             Ok(())
         };
-        match self.backend.rewrite_all(&mut rewrite, &checkpoint) {
-            Ok(()) => {}
-            Err(err @ Error::InjectedFailure(_)) => return Err(err),
-            Err(err) => {
-                provider.discard(&next_id)?;
-                return Err(err);
-            }
-        }
-        let header = new_header.ok_or(Error::KeyChanged)?;
-        self.crash_point(CrashPoint::StoreSwitched)?;
-        provider.promote(&next_id)?;
-        // The store is now under `next`; if the provider does not hold it
-        // (its staged copy vanished), stage and promote it again rather than
-        // lose the only copy.
-        let current_is_next = provider
-            .load()?
-            .is_some_and(|current| crypto::key_matches(&current, &header.check));
-        if !current_is_next {
-            provider.stage(&next_id, &next)?;
-            provider.promote(&next_id)?;
-        }
-        self.key = next;
-        self.header = header;
-        Ok(())
+        self.backend.rewrite_all(&mut rewrite, &checkpoint)?;
+        new_header.ok_or(Error::KeyChanged)
     }
 
     /// Makes the next rotation stop at `point` as if the process died there.

@@ -36,6 +36,7 @@ pub(crate) fn run_all<F: Fixture>(make: &dyn Fn(&str) -> F, keys_dir: &Path) {
             rotation_aborts_on_tampered_entry,
         ),
         ("rotation_races_writers", rotation_races_writers),
+        ("rotate_to_caller_key", rotate_to_caller_key),
         ("invalid_input", invalid_input),
     ];
     for (name, test) in tests {
@@ -522,4 +523,43 @@ fn rotation_races_writers(fixture: &dyn Fixture, dir: &Path) {
         );
     }
     assert_eq!(store.get("default", "seed").unwrap().expose(), b"race-seed");
+}
+
+/// Rotation to a key the caller owns: after a crash at any step exactly one
+/// of the two keys opens the store, and every secret is intact.
+fn rotate_to_caller_key(fixture: &dyn Fixture, _dir: &Path) {
+    let mut store = open(fixture, 1);
+    store.put("default", "a", &value("caller-rotated")).unwrap();
+    store.rotate_to(crate::key(2)).unwrap();
+    assert_eq!(store.key_generation(), 2);
+    assert!(matches!(
+        SecretStore::open(fixture.backend(), explicit(1)),
+        Err(Error::WrongKey { .. })
+    ));
+    let store = open(fixture, 2);
+    assert_eq!(
+        store.get("default", "a").unwrap().expose(),
+        b"caller-rotated"
+    );
+    let mut current = 2;
+    for (next, point) in [(3, CrashPoint::StoreWritten), (4, CrashPoint::KeyStaged)] {
+        let mut store = open(fixture, current);
+        store.crash_rotation_at(Some(point));
+        let result = store.rotate_to(crate::key(next));
+        drop(store);
+        let old = SecretStore::open(fixture.backend(), explicit(current));
+        let new = SecretStore::open(fixture.backend(), explicit(next));
+        assert!(
+            old.is_ok() != new.is_ok(),
+            "exactly one key opens the store"
+        );
+        if result.is_ok() {
+            current = next;
+        }
+        let store = open(fixture, current);
+        assert_eq!(
+            store.get("default", "a").unwrap().expose(),
+            b"caller-rotated"
+        );
+    }
 }
