@@ -34,7 +34,6 @@ fn store_benches(c: &mut Criterion) {
         let value = SecretValue::from("ghp_0123456789abcdef0123456789abcdef0123");
         b.iter(|| store.put("default", "secret_7", &value).unwrap());
     });
-    let key = MasterKey::from_bytes([3; 32]);
     let value = SecretValue::from("ghp_0123456789abcdef0123456789abcdef0123");
     c.bench_function("apply bearer credential", |b| {
         b.iter(|| {
@@ -51,12 +50,59 @@ fn store_benches(c: &mut Criterion) {
             request
         });
     });
-    drop(key);
 }
+
+/// The same get and put against PostgreSQL, when `IRONCLAW_TEST_PG` is set
+/// (in a throwaway schema that is dropped afterwards).
+#[cfg(feature = "postgres")]
+fn postgres_benches(c: &mut Criterion) {
+    let Ok(config) = std::env::var("IRONCLAW_TEST_PG") else {
+        eprintln!("IRONCLAW_TEST_PG is not set: skipping the postgres benchmarks");
+        return;
+    };
+    let schema = format!("secrets_bench_{}", std::process::id());
+    let backend = ironclaw_secrets::PgBackend::connect_in_schema(&config, Some(&schema)).unwrap();
+    let store = SecretStore::open(
+        Box::new(backend),
+        KeyChain::new().with(ExplicitKey::new(MasterKey::from_bytes([3; 32]))),
+    )
+    .unwrap();
+    let value = SecretValue::from("ghp_0123456789abcdef0123456789abcdef0123");
+    for index in 0..20 {
+        store
+            .put("default", &format!("secret_{index}"), &value)
+            .unwrap();
+    }
+    store.get("default", "secret_7").unwrap();
+    c.bench_function("postgres get (cached key)", |b| {
+        b.iter(|| store.get("default", "secret_7").unwrap());
+    });
+    c.bench_function("postgres put", |b| {
+        b.iter(|| store.put("default", "secret_7", &value).unwrap());
+    });
+    drop(store);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .await
+            .unwrap();
+    });
+}
+
+#[cfg(not(feature = "postgres"))]
+fn postgres_benches(_c: &mut Criterion) {}
 
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3));
-    targets = store_benches
+    targets = store_benches, postgres_benches
 }
 criterion_main!(benches);
