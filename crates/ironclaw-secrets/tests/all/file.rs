@@ -437,3 +437,69 @@ fn killed_during_rotation() {
     }
     eprintln!("killed_during_rotation: reached key generation {generation}");
 }
+
+const WRITER_CHILD_ENV: &str = "IRONCLAW_SECRETS_TEST_WRITER_CHILD";
+const WRITES_PER_PROCESS: usize = 25;
+
+/// Several processes write to one store at once through the advisory lock:
+/// no write is lost and the store stays valid.
+#[test]
+fn concurrent_processes_lose_no_write() {
+    if let Ok(spec) = std::env::var(WRITER_CHILD_ENV) {
+        let (dir, id) = spec.rsplit_once(':').unwrap();
+        let store = SecretStore::open(Box::new(FileBackend::new(dir)), explicit(1)).unwrap();
+        // Start together, so the writes really overlap.
+        let go = Path::new(dir).join("go");
+        while !go.exists() {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        for index in 0..WRITES_PER_PROCESS {
+            store
+                .put(
+                    "default",
+                    &format!("p{id}-{index}"),
+                    &SecretValue::from(format!("proc-{id}-{index}")),
+                )
+                .unwrap();
+        }
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("secrets");
+    // The first open writes the key header, so every child shares it.
+    drop(SecretStore::open(Box::new(FileBackend::new(&dir)), explicit(1)).unwrap());
+    let children: Vec<_> = (0..4)
+        .map(|id| {
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "file::concurrent_processes_lose_no_write",
+                    "--exact",
+                    "--test-threads=1",
+                ])
+                .env(WRITER_CHILD_ENV, format!("{}:{id}", dir.display()))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    // Let every child open the store, then release them at once.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::fs::write(dir.join("go"), b"").unwrap();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let store = SecretStore::open(Box::new(FileBackend::new(&dir)), explicit(1)).unwrap();
+    assert_eq!(store.list("default").unwrap().len(), 4 * WRITES_PER_PROCESS);
+    for id in 0..4 {
+        for index in 0..WRITES_PER_PROCESS {
+            assert_eq!(
+                store
+                    .get("default", &format!("p{id}-{index}"))
+                    .unwrap()
+                    .expose(),
+                format!("proc-{id}-{index}").as_bytes()
+            );
+        }
+    }
+}
