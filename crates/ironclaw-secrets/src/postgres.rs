@@ -8,6 +8,10 @@
 //! the key row and a rotation an exclusive one, so a put can never land under
 //! a key that a concurrent rotation just replaced.
 //!
+//! Several daemons sharing one database must share one master key: give
+//! each the same explicit key (`IRONCLAW_MASTER_KEY`) and rotate with
+//! [`crate::SecretStore::rotate_to`]; a key file or keychain is per host.
+//!
 //! The API is blocking, like every [`Backend`]: the backend owns a small
 //! tokio runtime (one worker thread) and blocks on it. Called from inside an
 //! async task it returns an error instead of blocking the executor; use
