@@ -144,9 +144,12 @@ impl SecretStore {
     /// Injects the credential `mapping` from `namespace` into `request`.
     ///
     /// Checks, in order: the grant names the secret ([`Error::NotGranted`]
-    /// before the store is touched), the request's host matches the
-    /// mapping's host patterns ([`Error::HostNotAllowed`]), then reads the
-    /// secret and places it.
+    /// before the store is touched), the request's uri has no userinfo and
+    /// its host matches the mapping's host patterns
+    /// ([`Error::HostNotAllowed`]), then reads the secret and places it.
+    ///
+    /// It does not check the scheme or the port: requiring HTTPS is the
+    /// caller's egress policy (the proxy's allowlist).
     pub fn inject<B>(
         &self,
         namespace: &str,
@@ -157,6 +160,16 @@ impl SecretStore {
         if !grant.allows(&mapping.secret_name) {
             return Err(Error::NotGranted {
                 name: mapping.secret_name.clone(),
+            });
+        }
+        if request
+            .uri()
+            .authority()
+            .is_some_and(|authority| authority.as_str().contains('@'))
+        {
+            return Err(Error::Injection {
+                name: mapping.secret_name.clone(),
+                reason: "the request uri carries userinfo".to_owned(),
             });
         }
         let host = request.uri().host().unwrap_or_default();
@@ -332,6 +345,22 @@ mod tests {
     #[test]
     fn locations() {
         let u = "https://api.example.com/v1/x";
+        check(
+            "https://h.example",
+            &[],
+            query("k"),
+            "v",
+            "https://h.example/?k=v",
+            &[],
+        );
+        check(
+            "/only/path?x=1",
+            &[],
+            query("k"),
+            "v",
+            "/only/path?x=1&k=v",
+            &[],
+        );
         check(
             u,
             &[],
