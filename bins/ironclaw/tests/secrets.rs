@@ -58,7 +58,11 @@ impl Home {
             command.env(name, value);
         }
         let mut child = command.spawn().unwrap();
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        // The binary may exit before reading all of stdin (a usage error, an
+        // oversized value): a broken pipe here is expected.
+        if let Err(err) = child.stdin.take().unwrap().write_all(stdin) {
+            assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe, "{err}");
+        }
         let output = child.wait_with_output().unwrap();
         let result = Output {
             code: output.status.code().unwrap(),
