@@ -389,9 +389,12 @@ fn killed_during_rotation() {
             KeyChain::new().with(KeyFile::new(&dir)),
         )
         .unwrap();
-        loop {
+        // Bounded, so that an orphaned child cannot outlive a failed parent.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
             store.rotate_key().unwrap();
         }
+        return;
     }
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("secrets");
@@ -450,7 +453,12 @@ fn concurrent_processes_lose_no_write() {
         let store = SecretStore::open(Box::new(FileBackend::new(dir)), explicit(1)).unwrap();
         // Start together, so the writes really overlap.
         let go = Path::new(dir).join("go");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while !go.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the parent never said go"
+            );
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
         for index in 0..WRITES_PER_PROCESS {
