@@ -39,6 +39,9 @@ pub struct SecretMetadata {
     pub last_used: Option<OffsetDateTime>,
 }
 
+/// The provider index, key and header that `open` settled on.
+type Resolved = (usize, MasterKey, KeyHeader);
+
 /// A simulated crash point for rotation tests.
 #[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,11 +112,12 @@ impl SecretStore {
         }
     }
 
-    #[allow(clippy::type_complexity)]
+    /// Picks the key for the store's header. On failure, also returns the
+    /// header that was seen, so `open` can tell whether it moved meanwhile.
     fn resolve(
         backend: &dyn Backend,
         keys: &KeyChain,
-    ) -> std::result::Result<(usize, MasterKey, KeyHeader), (Error, Option<KeyHeader>)> {
+    ) -> Result<Resolved, (Error, Option<KeyHeader>)> {
         let stored = backend.key_header().map_err(|err| (err, None))?;
         let fail = |err| (err, stored.clone());
         let chosen = match (keys.first_key().map_err(fail)?, &stored) {
