@@ -269,6 +269,7 @@ impl RunningProxy {
             .args(["--allow", &format!("127.0.0.1:{tunnel_port}")])
             .arg("--allow-private-for-testing")
             .args(["--requests-per-minute", "0"])
+            .args(["--max-tunnels", "100000", "--max-concurrent", "100000"])
             .env_remove("SANDBOX_EXTRA_DOMAINS")
             .stdout(Stdio::null())
             .stderr(Stdio::null())

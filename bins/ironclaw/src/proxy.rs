@@ -48,6 +48,12 @@ struct ServeArgs {
     /// 0 means no limit.
     #[arg(long, default_value_t = ironclaw_proxy::Limits::default().requests_per_minute_per_job, value_name = "N")]
     requests_per_minute: u32,
+    /// CONNECT tunnels the anonymous identity may hold open at once.
+    #[arg(long, default_value_t = ironclaw_proxy::Limits::default().max_tunnels_per_job, value_name = "N")]
+    max_tunnels: usize,
+    /// Requests and tunnels the anonymous identity may have in flight at once.
+    #[arg(long, default_value_t = ironclaw_proxy::Limits::default().max_concurrent_requests_per_job, value_name = "N")]
+    max_concurrent: usize,
     /// Turn off the SSRF address rules so loopback and private upstreams are
     /// reachable. For tests only: it lets clients reach services on this host.
     #[arg(long)]
@@ -67,6 +73,8 @@ fn run_serve(home: &Home, args: ServeArgs) -> Result<ExitCode> {
         listen: args.listen,
         limits: ironclaw_proxy::Limits {
             requests_per_minute_per_job: args.requests_per_minute,
+            max_tunnels_per_job: args.max_tunnels,
+            max_concurrent_requests_per_job: args.max_concurrent,
             ..ironclaw_proxy::Limits::default()
         },
         allow_private_addresses_unsafe: args.allow_private_for_testing,
