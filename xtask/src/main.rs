@@ -5,6 +5,7 @@
 //! - `bench <area>`: benchmarks that compare IronClaw with peers in one run.
 
 mod bench_audit;
+mod bench_proxy;
 mod ci;
 mod dag;
 mod pg;
@@ -20,8 +21,9 @@ fn main() -> ExitCode {
         ["ci"] => ci::run(&root),
         ["dag"] => dag::run(&root),
         ["bench", "audit"] => return bench_audit::run(),
+        ["bench", "proxy"] => bench_proxy::run(&root),
         _ => {
-            eprintln!("usage: cargo xtask <ci | dag | bench audit>");
+            eprintln!("usage: cargo xtask <ci | dag | bench audit|proxy>");
             return ExitCode::from(2);
         }
     };

@@ -7,6 +7,7 @@ mod audit_cmd;
 mod config;
 mod home;
 mod net;
+mod proxy;
 mod scan;
 mod secrets;
 
@@ -45,6 +46,8 @@ enum Command {
     Config(config::ConfigArgs),
     /// Network policy checks.
     Net(net::NetArgs),
+    /// The egress proxy.
+    Proxy(proxy::ProxyArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,5 +74,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Allowlist(args) => allowlist::run(&home, args),
         Command::Config(args) => config::run(&home, args),
         Command::Net(args) => net::run(&home, args),
+        Command::Proxy(args) => proxy::run(&home, args),
     }
 }

@@ -5,6 +5,9 @@
 //! from the standard chain; `IRONCLAW_MASTER_KEY` (64 hex characters or the
 //! base64 of 32 bytes) is passed in as the explicit key when set.
 //!
+//! There is deliberately no command that prints a value: secrets reach
+//! tools only through injection at the host boundary.
+//!
 //! Exit codes: 0 success; 1 the secret does not exist (`rm`) or a secret
 //! failed authentication (`verify`); 2 usage or runtime errors, including a
 //! wrong master key and a corrupted store.
@@ -24,6 +27,8 @@ use crate::home::Home;
 
 /// The environment variable holding an explicit master key.
 const MASTER_KEY_ENV: &str = "IRONCLAW_MASTER_KEY";
+/// The environment variable holding the next explicit key for `rotate-key`.
+const NEW_MASTER_KEY_ENV: &str = "IRONCLAW_NEW_MASTER_KEY";
 
 /// Manage encrypted secrets (values are read from stdin, never from argv).
 #[derive(Debug, Args)]
@@ -63,8 +68,9 @@ enum SecretsCommand {
         #[command(flatten)]
         namespace: NamespaceArg,
     },
-    /// Re-encrypt every secret under a new master key (not possible with
-    /// IRONCLAW_MASTER_KEY, whose key the store does not own).
+    /// Re-encrypt every secret under a new master key. With
+    /// IRONCLAW_MASTER_KEY, the new key is taken from IRONCLAW_NEW_MASTER_KEY
+    /// and you must use it as IRONCLAW_MASTER_KEY from then on.
     RotateKey,
     /// Show which master-key provider is in use and which are available.
     Status {
@@ -190,6 +196,21 @@ pub(crate) fn run(home: &Home, args: SecretsArgs) -> Result<ExitCode> {
                 );
             }
             let mut store = open(&dir, explicit)?;
+            if store.key_provider() == ProviderKind::Explicit {
+                let Some(next) = key_from_env(NEW_MASTER_KEY_ENV)? else {
+                    bail!(
+                        "the store's key comes from {MASTER_KEY_ENV}, which the store cannot replace: \
+                         set {NEW_MASTER_KEY_ENV} to the new key (64 hex characters or the base64 of 32 bytes) and run again"
+                    );
+                };
+                store.rotate_to(next)?;
+                eprintln!(
+                    "re-encrypted every secret under {NEW_MASTER_KEY_ENV}; key generation is now {}; \
+                     from now on set {MASTER_KEY_ENV} to the new key",
+                    store.key_generation()
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
             store.rotate_key()?;
             eprintln!(
                 "rotated the master key ({}); key generation is now {}",
@@ -216,8 +237,12 @@ fn status(dir: &std::path::Path, explicit: Option<MasterKey>, json: bool) -> Res
         .collect();
     providers.insert(
         providers.len().saturating_sub(1),
-        serde_json::json!({ "provider": ProviderKind::Explicit, "available": explicit.is_some(),
-            "reason": if explicit.is_some() { "set" } else { "IRONCLAW_MASTER_KEY is not set" } }),
+        if explicit.is_some() {
+            serde_json::json!({ "provider": ProviderKind::Explicit, "available": true })
+        } else {
+            serde_json::json!({ "provider": ProviderKind::Explicit, "available": false,
+                "reason": format!("{MASTER_KEY_ENV} is not set") })
+        },
     );
     let (in_use, generation) = if is_new(dir)? {
         (None, None)
@@ -243,28 +268,53 @@ fn status(dir: &std::path::Path, explicit: Option<MasterKey>, json: bool) -> Res
             ),
             None => println!("master key: none yet (created on the first `ironclaw secrets set`)"),
         }
+        println!("providers, in order:");
         for provider in providers {
-            println!("provider: {provider}");
+            let name = provider["provider"].as_str().unwrap_or("?");
+            match (provider["available"].as_bool(), provider["reason"].as_str()) {
+                (Some(true), _) => println!("  {name}: available"),
+                (_, Some(reason)) => println!("  {name}: not used ({reason})"),
+                _ => println!("  {name}: not used"),
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn explicit_key() -> Result<Option<MasterKey>> {
-    match std::env::var(MASTER_KEY_ENV) {
+    key_from_env(MASTER_KEY_ENV)
+}
+
+fn key_from_env(variable: &str) -> Result<Option<MasterKey>> {
+    match std::env::var(variable) {
         Ok(text) if !text.trim().is_empty() => {
-            Ok(Some(MasterKey::parse(&text).with_context(|| {
-                format!("{MASTER_KEY_ENV} is not usable")
-            })?))
+            let text = zeroize::Zeroizing::new(text);
+            Ok(Some(
+                MasterKey::parse(&text).with_context(|| format!("{variable} is not usable"))?,
+            ))
         }
         Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(_)) => bail!("{MASTER_KEY_ENV} is not valid UTF-8"),
+        Err(std::env::VarError::NotUnicode(_)) => bail!("{variable} is not valid UTF-8"),
     }
 }
 
 fn open(dir: &std::path::Path, explicit: Option<MasterKey>) -> Result<SecretStore> {
-    SecretStore::open_dir(dir, explicit)
-        .with_context(|| format!("cannot open the secret store in {}", dir.display()))
+    SecretStore::open_dir(dir, explicit).map_err(|err| {
+        let hint = match &err {
+            Error::WrongKey {
+                provider: ProviderKind::Explicit,
+            } => format!(
+                "{MASTER_KEY_ENV} does not open the secret store in {}",
+                dir.display()
+            ),
+            Error::MissingKey { .. } => format!(
+                "cannot open the secret store in {}: set {MASTER_KEY_ENV} to its key or restore its master.key",
+                dir.display()
+            ),
+            _ => format!("cannot open the secret store in {}", dir.display()),
+        };
+        anyhow::Error::new(err).context(hint)
+    })
 }
 
 /// Whether the store was never written (so read-only commands create nothing).

@@ -21,6 +21,7 @@ struct Home {
     dir: tempfile::TempDir,
     values: Vec<String>,
     outputs: Vec<String>,
+    extra_env: Option<(&'static str, &'static str)>,
 }
 
 impl Home {
@@ -29,6 +30,7 @@ impl Home {
             dir: tempfile::tempdir().unwrap(),
             values: Vec::new(),
             outputs: Vec::new(),
+            extra_env: None,
         }
     }
 
@@ -48,11 +50,19 @@ impl Home {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        command.env_remove("IRONCLAW_NEW_MASTER_KEY");
         if let Some(key) = key {
             command.env("IRONCLAW_MASTER_KEY", key);
         }
+        if let Some((name, value)) = self.extra_env {
+            command.env(name, value);
+        }
         let mut child = command.spawn().unwrap();
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        // The binary may exit before reading all of stdin (a usage error, an
+        // oversized value): a broken pipe here is expected.
+        if let Err(err) = child.stdin.take().unwrap().write_all(stdin) {
+            assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe, "{err}");
+        }
         let output = child.wait_with_output().unwrap();
         let result = Output {
             code: output.status.code().unwrap(),
@@ -268,6 +278,12 @@ fn explicit_key_wrong_key_and_invalid_key() {
 
     let out = home.run(&["secrets", "list"], b"", Some(KEY_B));
     assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("IRONCLAW_MASTER_KEY does not open the secret store"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("wrong master key"), "{}", out.stderr);
     let out = home.set("token", "overwrite-attempt-value", None, Some(KEY_B));
     assert_eq!(out.code, 2);
@@ -292,10 +308,28 @@ fn explicit_key_wrong_key_and_invalid_key() {
     assert!(!home.secrets_dir().join("master.key").exists());
     let out = home.run(&["secrets", "verify"], b"", Some(KEY_A));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    // The store cannot rotate a key it does not own.
+    // The store cannot replace a key it does not own: the next one must be given.
+    let before = std::fs::read(&store).unwrap();
     let out = home.run(&["secrets", "rotate-key"], b"", Some(KEY_A));
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("cannot rotate"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("IRONCLAW_NEW_MASTER_KEY"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read(&store).unwrap(), before);
+    home.extra_env = Some(("IRONCLAW_NEW_MASTER_KEY", KEY_B));
+    let out = home.run(&["secrets", "rotate-key"], b"", Some(KEY_A));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("from now on set IRONCLAW_MASTER_KEY"),
+        "{}",
+        out.stderr
+    );
+    home.extra_env = None;
+    assert_eq!(home.run(&["secrets", "verify"], b"", Some(KEY_A)).code, 2);
+    let out = home.run(&["secrets", "verify"], b"", Some(KEY_B));
+    assert_eq!(out.code, 0, "{}", out.stderr);
 }
 
 #[test]

@@ -39,7 +39,7 @@ pub enum Error {
     },
     /// The master key does not open this store.
     #[error(
-        "wrong master key: the key from the {provider} does not match the key this store was encrypted with"
+        "wrong master key ({provider}): it does not match the key this store was encrypted with"
     )]
     WrongKey {
         /// Where the rejected key came from.

@@ -144,9 +144,12 @@ impl SecretStore {
     /// Injects the credential `mapping` from `namespace` into `request`.
     ///
     /// Checks, in order: the grant names the secret ([`Error::NotGranted`]
-    /// before the store is touched), the request's host matches the
-    /// mapping's host patterns ([`Error::HostNotAllowed`]), then reads the
-    /// secret and places it.
+    /// before the store is touched), the request's uri has no userinfo and
+    /// its host matches the mapping's host patterns
+    /// ([`Error::HostNotAllowed`]), then reads the secret and places it.
+    ///
+    /// It does not check the scheme or the port: requiring HTTPS is the
+    /// caller's egress policy (the proxy's allowlist).
     pub fn inject<B>(
         &self,
         namespace: &str,
@@ -157,6 +160,16 @@ impl SecretStore {
         if !grant.allows(&mapping.secret_name) {
             return Err(Error::NotGranted {
                 name: mapping.secret_name.clone(),
+            });
+        }
+        if request
+            .uri()
+            .authority()
+            .is_some_and(|authority| authority.as_str().contains('@'))
+        {
+            return Err(Error::Injection {
+                name: mapping.secret_name.clone(),
+                reason: "the request uri carries userinfo".to_owned(),
             });
         }
         let host = request.uri().host().unwrap_or_default();
@@ -332,6 +345,22 @@ mod tests {
     #[test]
     fn locations() {
         let u = "https://api.example.com/v1/x";
+        check(
+            "https://h.example",
+            &[],
+            query("k"),
+            "v",
+            "https://h.example/?k=v",
+            &[],
+        );
+        check(
+            "/only/path?x=1",
+            &[],
+            query("k"),
+            "v",
+            "/only/path?x=1&k=v",
+            &[],
+        );
         check(
             u,
             &[],
@@ -513,6 +542,72 @@ mod tests {
                 serde_json::from_str::<CredentialMapping>(bad).is_err(),
                 "{bad}"
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Any value injected as a query parameter decodes back to itself,
+        /// appears exactly once, and leaves the other parameters intact.
+        #[test]
+        fn query_injection_round_trips(
+            value in proptest::collection::vec(any::<u8>(), 1..64),
+            existing in "[a-z]{1,6}=[a-z0-9]{0,6}",
+            forged in prop_oneof![Just("api_key"), Just("API_KEY"), Just("api%5Fkey"), Just("Api_Key")],
+        ) {
+            let uri = format!("https://h.example/p?{existing}&{forged}=tool-set");
+            let mut request = http::Request::get(uri).body(()).unwrap();
+            let location = CredentialLocation::Query { param: "api_key".to_owned() };
+            apply_credential(&mut request, "token", &location, &SecretValue::new(value.clone())).unwrap();
+            let query = request.uri().query().unwrap().to_owned();
+            let mut found = Vec::new();
+            for pair in query.split('&') {
+                let (name, encoded) = pair.split_once('=').unwrap_or((pair, ""));
+                let name = percent_decode_str(name).decode_utf8_lossy().to_lowercase();
+                if name == "api_key" {
+                    found.push(percent_decode_str(encoded).collect::<Vec<u8>>());
+                }
+            }
+            prop_assert_eq!(found, vec![value]);
+            prop_assert!(query.starts_with(&existing) || existing.starts_with("api_key="));
+        }
+
+        /// Header injection never yields more than one value for the name,
+        /// whatever case the tool used, and refuses line breaks.
+        #[test]
+        fn header_injection_never_duplicates(
+            value in "[ -~]{1,40}",
+            case_mask in any::<u16>(),
+            with_newline in any::<bool>(),
+        ) {
+            let forged: String = "x-api-key"
+                .chars()
+                .enumerate()
+                .map(|(i, c)| if case_mask & (1 << i) != 0 { c.to_ascii_uppercase() } else { c })
+                .collect();
+            let mut request = http::Request::get("https://h.example/")
+                .header(forged.as_str(), "tool-set")
+                .body(())
+                .unwrap();
+            let location = CredentialLocation::Header { name: "X-Api-Key".to_owned() };
+            let injected = if with_newline { format!("{value}\r\nx-evil: 1") } else { value.clone() };
+            let result = apply_credential(&mut request, "token", &location, &SecretValue::from(injected));
+            if with_newline {
+                prop_assert!(result.is_err());
+                let message = result.map(|()| String::new()).unwrap_err().to_string();
+                prop_assert!(!message.contains(&value) || value.len() < 4);
+            } else {
+                prop_assert!(result.is_ok());
+                let all: Vec<_> = request.headers().get_all("x-api-key").iter().collect();
+                prop_assert_eq!(all.len(), 1);
+                prop_assert_eq!(all[0].as_bytes(), value.as_bytes());
+            }
         }
     }
 }

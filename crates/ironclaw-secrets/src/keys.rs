@@ -309,6 +309,14 @@ impl OsKeychain {
                 MasterKey::parse(&text).map(Some)
             }
             Err(keyring::Error::NoEntry) => Ok(None),
+            // Its payload is the stored bytes: never keep it in an error.
+            Err(keyring::Error::BadEncoding(bytes)) => {
+                drop(Zeroizing::new(bytes));
+                Err(Error::Corrupted {
+                    location: format!("os keychain entry {}{suffix}", self.account),
+                    reason: "the stored key is not text".to_owned(),
+                })
+            }
             Err(source) => Err(Error::Keychain {
                 entry: format!("{}{suffix}", self.account),
                 source,
@@ -345,7 +353,30 @@ impl KeyProvider for OsKeychain {
     fn availability(&self) -> Availability {
         use keyring::credential::CredentialPersistence;
         match keyring::default::default_credential_builder().persistence() {
-            CredentialPersistence::UntilDelete => Availability::Available,
+            // A persistent keychain that cannot be reached (locked, no
+            // session, denied) is skipped like a missing one. Falling through
+            // is safe: a store that already has a key header is never given a
+            // new key, so the worst case is a clear missing-key error.
+            CredentialPersistence::UntilDelete => {
+                match self.entry("").map(|entry| entry.get_password()) {
+                    Ok(Ok(text)) => {
+                        drop(Zeroizing::new(text));
+                        Availability::Available
+                    }
+                    Ok(Err(keyring::Error::NoEntry)) => Availability::Available,
+                    // `load` reports the bad entry; it must not be skipped.
+                    Ok(Err(keyring::Error::BadEncoding(bytes))) => {
+                        drop(Zeroizing::new(bytes));
+                        Availability::Available
+                    }
+                    Ok(Err(err)) => Availability::Unavailable(format!(
+                        "the os keychain is not accessible: {err}"
+                    )),
+                    Err(err) => Availability::Unavailable(format!(
+                        "the os keychain is not accessible: {err}"
+                    )),
+                }
+            }
             CredentialPersistence::UntilReboot => Availability::Unavailable(
                 "only the kernel keyutils store is available, and it does not survive a reboot"
                     .to_owned(),

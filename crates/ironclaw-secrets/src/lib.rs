@@ -33,8 +33,13 @@
 //! - No error message, `Debug` output or serialized record contains a value.
 //! - Writes are atomic and durable (file backend: temp file, fsync, rename,
 //!   directory fsync, under an advisory lock; PostgreSQL: transactions).
-//! - Key rotation is crash-safe: a crash at any step leaves a store that
-//!   opens with the old or the new key.
+//! - Key rotation ([`SecretStore::rotate_key`]) is crash-safe: a crash at
+//!   any step leaves a store that opens with the old or the new key, and the
+//!   next open finishes an interrupted rotation. The new key is staged in the
+//!   provider before the store switches and promoted after it, so no
+//!   ciphertext is ever under a key the provider does not hold. For keys the
+//!   caller owns, [`SecretStore::rotate_to`] switches atomically to a key the
+//!   caller supplies.
 //! - Injection replaces whatever the request had at the credential's
 //!   location and refuses names outside the caller's grant and hosts outside
 //!   the mapping's patterns.
@@ -51,6 +56,11 @@
 //!   store forgets keys at reboot and is skipped).
 //! - Values exposed with [`SecretValue::expose`] and copied by the caller are
 //!   the caller's to protect.
+//! - A crash before a rotation switches the store leaves the unused staged
+//!   key (`master.key.next-<id>`, mode 0600, or a keychain entry) behind; it
+//!   is never removed automatically, because a concurrent rotation may own it.
+//! - The API is blocking; async callers use `spawn_blocking` (the PostgreSQL
+//!   backend returns an error rather than block an executor thread).
 //!
 //! # Example
 //!
@@ -74,7 +84,28 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Security settings
+//!
+//! - [`MAX_SECRET_LEN`] (64 KiB, fixed): bounds a value so a mistaken write
+//!   of a large file cannot bloat the store every read parses.
+//! - Key file mode: `master.key` and `store.json` must have no group or other
+//!   permission bits (default on creation: 0600, directory 0700); a looser
+//!   mode is refused with the `chmod` that fixes it. Threat: other local
+//!   users reading the key. Limit: the file owner (and root) can read it.
+//! - Feature `keychain` (default on): the OS keychain as first provider.
+//!   Threat: the key sitting in a file beside the store. Limit: on Linux only
+//!   the non-persistent kernel keyutils store is compiled in, so it is
+//!   skipped. Cost: the `keyring` dependency.
+//! - `last_used` resolution (one minute, fixed): a read writes the store only
+//!   when the recorded time is older, so reads stay cheap. Limit: usage is
+//!   only known to the minute.
 #![deny(missing_docs)]
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;
 
 mod backend;
 mod crypto;

@@ -8,9 +8,15 @@
 //! the key row and a rotation an exclusive one, so a put can never land under
 //! a key that a concurrent rotation just replaced.
 //!
+//! Several daemons sharing one database must share one master key: give
+//! each the same explicit key (`IRONCLAW_MASTER_KEY`) and rotate with
+//! [`crate::SecretStore::rotate_to`]; a key file or keychain is per host.
+//!
 //! The API is blocking, like every [`Backend`]: the backend owns a small
-//! tokio runtime and blocks on it. Do not call it from inside an async task;
-//! use `tokio::task::spawn_blocking` there.
+//! tokio runtime (one worker thread) and blocks on it. Called from inside an
+//! async task it returns an error instead of blocking the executor; use
+//! `tokio::task::spawn_blocking` there, and create and drop it outside async
+//! code (dropping a runtime inside one panics in tokio).
 
 use std::fmt;
 
@@ -26,8 +32,17 @@ const SCHEMA_SQL: &str = include_str!("postgres.sql");
 /// The secret store in PostgreSQL.
 pub struct PgBackend {
     pool: Pool,
-    runtime: tokio::runtime::Runtime,
+    /// Always `Some` until drop, which shuts it down without blocking.
+    runtime: Option<tokio::runtime::Runtime>,
     location: String,
+}
+
+impl Drop for PgBackend {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl fmt::Debug for PgBackend {
@@ -97,10 +112,10 @@ impl PgBackend {
         };
         let backend = Self {
             pool,
-            runtime,
+            runtime: Some(runtime),
             location,
         };
-        backend.runtime.block_on(async {
+        backend.block_on(async {
             let mut client = backend.client().await?;
             if let Some(schema) = schema {
                 client
@@ -120,6 +135,24 @@ impl PgBackend {
             tx.commit().await.map_err(pg("cannot commit the migration"))
         })?;
         Ok(backend)
+    }
+
+    /// Runs `work` on the backend's runtime. Refuses, instead of panicking,
+    /// when called from inside an async runtime.
+    fn block_on<T>(&self, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(Error::Postgres {
+                action: "the blocking backend was called from inside an async runtime; call it through tokio::task::spawn_blocking",
+                source: Box::new(std::io::Error::other("nested runtime")),
+            });
+        }
+        match &self.runtime {
+            Some(runtime) => runtime.block_on(work),
+            None => Err(Error::Postgres {
+                action: "the backend is shut down",
+                source: Box::new(std::io::Error::other("no runtime")),
+            }),
+        }
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Client> {
@@ -182,7 +215,7 @@ impl Backend for PgBackend {
     }
 
     fn key_header(&self) -> Result<Option<KeyHeader>> {
-        self.runtime.block_on(async {
+        self.block_on(async {
             let client = self.client().await?;
             let row = client
                 .query_opt(
@@ -196,7 +229,7 @@ impl Backend for PgBackend {
     }
 
     fn init_key_header(&self, header: &KeyHeader) -> Result<KeyHeader> {
-        self.runtime.block_on(async {
+        self.block_on(async {
             let client = self.client().await?;
             client
                 .execute(
@@ -214,7 +247,7 @@ impl Backend for PgBackend {
     }
 
     fn get(&self, namespace: &str, name: &str) -> Result<Option<SealedSecret>> {
-        self.runtime.block_on(async {
+        self.block_on(async {
             let client = self.client().await?;
             let row = client
                 .query_opt(
@@ -230,7 +263,7 @@ impl Backend for PgBackend {
     }
 
     fn put(&self, secret: &SealedSecret) -> Result<()> {
-        self.runtime.block_on(async {
+        self.block_on(async {
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(pg("cannot begin"))?;
             let generation: Option<i32> = tx
@@ -268,7 +301,7 @@ impl Backend for PgBackend {
     }
 
     fn remove(&self, namespace: &str, name: &str) -> Result<bool> {
-        self.runtime.block_on(async {
+        self.block_on(async {
             let client = self.client().await?;
             let count = client
                 .execute(
@@ -282,7 +315,7 @@ impl Backend for PgBackend {
     }
 
     fn list(&self, namespace: &str) -> Result<Vec<SealedSecret>> {
-        self.runtime.block_on(async {
+        self.block_on(async {
             let client = self.client().await?;
             let rows = client
                 .query(
@@ -298,7 +331,7 @@ impl Backend for PgBackend {
     }
 
     fn record_use(&self, namespace: &str, name: &str, when: OffsetDateTime) -> Result<()> {
-        self.runtime.block_on(async {
+        self.block_on(async {
             let client = self.client().await?;
             client
                 .execute(
@@ -312,7 +345,7 @@ impl Backend for PgBackend {
     }
 
     fn rewrite_all(&self, rewrite: &mut Rewrite<'_>, checkpoint: &Checkpoint<'_>) -> Result<()> {
-        self.runtime.block_on(async {
+        self.block_on(async {
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(pg("cannot begin"))?;
             let header = tx

@@ -39,6 +39,9 @@ pub struct SecretMetadata {
     pub last_used: Option<OffsetDateTime>,
 }
 
+/// The provider index, key and header that `open` settled on.
+type Resolved = (usize, MasterKey, KeyHeader);
+
 /// A simulated crash point for rotation tests.
 #[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,56 +84,84 @@ impl SecretStore {
     /// Opens a store over any backend and key chain, creating a master key on
     /// first use and finishing a rotation that a crash interrupted.
     pub fn open(backend: Box<dyn Backend>, keys: KeyChain) -> Result<Self> {
-        let stored = backend.key_header()?;
-        let chosen = match (keys.first_key()?, &stored) {
+        // A rotation in another process can switch the store between our
+        // reading its header and reading the key; then the header has moved
+        // on, and we start over instead of reporting a wrong key.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match Self::resolve(backend.as_ref(), &keys) {
+                Ok((index, key, header)) => {
+                    return Ok(Self {
+                        backend,
+                        provider: index,
+                        keys,
+                        key,
+                        header,
+                        crash_at: Mutex::new(None),
+                    });
+                }
+                Err((err, seen)) => {
+                    let moved =
+                        matches!(err, Error::WrongKey { .. }) && backend.key_header()? != seen;
+                    if !moved || attempts >= 5 {
+                        return Err(err);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Picks the key for the store's header. On failure, also returns the
+    /// header that was seen, so `open` can tell whether it moved meanwhile.
+    fn resolve(
+        backend: &dyn Backend,
+        keys: &KeyChain,
+    ) -> Result<Resolved, (Error, Option<KeyHeader>)> {
+        let stored = backend.key_header().map_err(|err| (err, None))?;
+        let fail = |err| (err, stored.clone());
+        let chosen = match (keys.first_key().map_err(fail)?, &stored) {
             (Some(chosen), _) => chosen,
-            (None, None) => keys.create()?,
+            (None, None) => keys.create().map_err(fail)?,
             (None, Some(_)) => {
-                return Err(Error::MissingKey {
+                return Err(fail(Error::MissingKey {
                     tried: keys.tried(),
-                });
+                }));
             }
         };
         let provider = keys.provider(chosen.index);
-        let header = match stored {
+        let header = match &stored {
             None => {
                 let ours = KeyHeader {
                     generation: 1,
                     check: crypto::key_check(&chosen.key),
                 };
-                backend.init_key_header(&ours)?
+                backend.init_key_header(&ours).map_err(fail)?
             }
-            Some(header) => header,
+            Some(header) => header.clone(),
         };
         let id = crypto::check_id(&header.check);
         let key = if crypto::key_matches(&chosen.key, &header.check) {
             // A rotation may have promoted the key but not yet removed the
             // staged copy; it holds the same key, so it can go.
-            provider.discard(&id)?;
+            provider.discard(&id).map_err(fail)?;
             chosen.key
         } else {
             // A rotation that switched the store but crashed before promoting
             // its key left the key staged under the store's fingerprint.
-            match provider.load_staged(&id)? {
+            match provider.load_staged(&id).map_err(fail)? {
                 Some(staged) if crypto::key_matches(&staged, &header.check) => {
-                    provider.promote(&id)?;
+                    provider.promote(&id).map_err(fail)?;
                     staged
                 }
                 _ => {
-                    return Err(Error::WrongKey {
+                    return Err(fail(Error::WrongKey {
                         provider: provider.kind(),
-                    });
+                    }));
                 }
             }
         };
-        Ok(Self {
-            backend,
-            provider: chosen.index,
-            keys,
-            key,
-            header,
-            crash_at: Mutex::new(None),
-        })
+        Ok((chosen.index, key, header))
     }
 
     /// Where the master key in use came from.
@@ -279,6 +310,50 @@ impl SecretStore {
         let next_id = crypto::check_id(&next_check);
         provider.stage(&next_id, &next)?;
         self.crash_point(CrashPoint::KeyStaged)?;
+        let header = match self.rewrite_under(&next) {
+            Ok(header) => header,
+            Err(err @ Error::InjectedFailure(_)) => return Err(err),
+            Err(err) => {
+                provider.discard(&next_id)?;
+                return Err(err);
+            }
+        };
+        self.crash_point(CrashPoint::StoreSwitched)?;
+        provider.promote(&next_id)?;
+        // The store is now under `next`; if the provider does not hold it
+        // (its staged copy vanished), stage and promote it again rather than
+        // lose the only copy.
+        let current_is_next = provider
+            .load()?
+            .is_some_and(|current| crypto::key_matches(&current, &header.check));
+        if !current_is_next {
+            provider.stage(&next_id, &next)?;
+            provider.promote(&next_id)?;
+        }
+        self.key = next;
+        self.header = header;
+        Ok(())
+    }
+
+    /// Re-encrypts every secret under `next`, a key the caller owns (for
+    /// example the next `IRONCLAW_MASTER_KEY`). The key chain is not touched:
+    /// from now on the caller must supply `next`.
+    ///
+    /// Crash safety: the switch is atomic, so after a crash the store opens
+    /// with exactly one of the two keys; a caller that keeps both until this
+    /// returns loses nothing ([`Error::WrongKey`] with one means: try the
+    /// other).
+    pub fn rotate_to(&mut self, next: MasterKey) -> Result<()> {
+        let header = self.rewrite_under(&next)?;
+        self.key = next;
+        self.header = header;
+        Ok(())
+    }
+
+    /// Atomically rewrites the whole store under `next` and returns the new
+    /// header; nothing changes if any entry fails authentication.
+    fn rewrite_under(&self, next: &MasterKey) -> Result<KeyHeader> {
+        let next_check = crypto::key_check(next);
         let old_key = &self.key;
         let mut new_header = None;
         let mut rewrite = |header: &KeyHeader, secrets: Vec<SealedSecret>| {
@@ -295,7 +370,7 @@ impl SecretStore {
                     version: secret.version,
                     key_generation: generation,
                 };
-                let sealed = crypto::seal(&next, binding, &value)?;
+                let sealed = crypto::seal(next, binding, &value)?;
                 rewritten.push(SealedSecret {
                     key_generation: generation,
                     salt: sealed.salt,
@@ -321,30 +396,8 @@ impl SecretStore {
             }
             Ok(())
         };
-        match self.backend.rewrite_all(&mut rewrite, &checkpoint) {
-            Ok(()) => {}
-            Err(err @ Error::InjectedFailure(_)) => return Err(err),
-            Err(err) => {
-                provider.discard(&next_id)?;
-                return Err(err);
-            }
-        }
-        let header = new_header.ok_or(Error::KeyChanged)?;
-        self.crash_point(CrashPoint::StoreSwitched)?;
-        provider.promote(&next_id)?;
-        // The store is now under `next`; if the provider does not hold it
-        // (its staged copy vanished), stage and promote it again rather than
-        // lose the only copy.
-        let current_is_next = provider
-            .load()?
-            .is_some_and(|current| crypto::key_matches(&current, &header.check));
-        if !current_is_next {
-            provider.stage(&next_id, &next)?;
-            provider.promote(&next_id)?;
-        }
-        self.key = next;
-        self.header = header;
-        Ok(())
+        self.backend.rewrite_all(&mut rewrite, &checkpoint)?;
+        new_header.ok_or(Error::KeyChanged)
     }
 
     /// Makes the next rotation stop at `point` as if the process died there.

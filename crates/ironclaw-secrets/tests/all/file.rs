@@ -373,3 +373,141 @@ fn reads_of_a_missing_store_create_nothing() {
     assert!(!backend.remove("default", "x").unwrap());
     assert!(!dir.exists());
 }
+
+const ROTATION_CHILD_ENV: &str = "IRONCLAW_SECRETS_TEST_ROTATION_CHILD";
+
+/// A real crash: a child process rotates the key in a loop and is killed
+/// with SIGKILL at varying moments; after each kill the store opens (finishing
+/// any interrupted rotation) and every secret is intact.
+#[test]
+fn killed_during_rotation() {
+    if let Ok(dir) = std::env::var(ROTATION_CHILD_ENV) {
+        // The child: rotate until killed.
+        let dir = PathBuf::from(dir);
+        let mut store = SecretStore::open(
+            Box::new(FileBackend::new(&dir)),
+            KeyChain::new().with(KeyFile::new(&dir)),
+        )
+        .unwrap();
+        // Bounded, so that an orphaned child cannot outlive a failed parent.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            store.rotate_key().unwrap();
+        }
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("secrets");
+    let chain = || KeyChain::new().with(KeyFile::new(&dir));
+    let store = SecretStore::open(Box::new(FileBackend::new(&dir)), chain()).unwrap();
+    for index in 0..5 {
+        store
+            .put(
+                "default",
+                &format!("s{index}"),
+                &SecretValue::from(format!("killed-value-{index}")),
+            )
+            .unwrap();
+    }
+    drop(store);
+    let mut generation = 1;
+    for round in 0..8u64 {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "file::killed_during_rotation",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(ROTATION_CHILD_ENV, &dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(40 + round * 23));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let store = SecretStore::open(Box::new(FileBackend::new(&dir)), chain())
+            .unwrap_or_else(|err| panic!("round {round}: {err}"));
+        assert!(store.key_generation() >= generation);
+        generation = store.key_generation();
+        for index in 0..5 {
+            assert_eq!(
+                store.get("default", &format!("s{index}")).unwrap().expose(),
+                format!("killed-value-{index}").as_bytes()
+            );
+        }
+    }
+    eprintln!("killed_during_rotation: reached key generation {generation}");
+}
+
+const WRITER_CHILD_ENV: &str = "IRONCLAW_SECRETS_TEST_WRITER_CHILD";
+const WRITES_PER_PROCESS: usize = 25;
+
+/// Several processes write to one store at once through the advisory lock:
+/// no write is lost and the store stays valid.
+#[test]
+fn concurrent_processes_lose_no_write() {
+    if let Ok(spec) = std::env::var(WRITER_CHILD_ENV) {
+        let (dir, id) = spec.rsplit_once(':').unwrap();
+        let store = SecretStore::open(Box::new(FileBackend::new(dir)), explicit(1)).unwrap();
+        // Start together, so the writes really overlap.
+        let go = Path::new(dir).join("go");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !go.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the parent never said go"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        for index in 0..WRITES_PER_PROCESS {
+            store
+                .put(
+                    "default",
+                    &format!("p{id}-{index}"),
+                    &SecretValue::from(format!("proc-{id}-{index}")),
+                )
+                .unwrap();
+        }
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("secrets");
+    // The first open writes the key header, so every child shares it.
+    drop(SecretStore::open(Box::new(FileBackend::new(&dir)), explicit(1)).unwrap());
+    let children: Vec<_> = (0..4)
+        .map(|id| {
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "file::concurrent_processes_lose_no_write",
+                    "--exact",
+                    "--test-threads=1",
+                ])
+                .env(WRITER_CHILD_ENV, format!("{}:{id}", dir.display()))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    // Let every child open the store, then release them at once.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::fs::write(dir.join("go"), b"").unwrap();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let store = SecretStore::open(Box::new(FileBackend::new(&dir)), explicit(1)).unwrap();
+    assert_eq!(store.list("default").unwrap().len(), 4 * WRITES_PER_PROCESS);
+    for id in 0..4 {
+        for index in 0..WRITES_PER_PROCESS {
+            assert_eq!(
+                store
+                    .get("default", &format!("p{id}-{index}"))
+                    .unwrap()
+                    .expose(),
+                format!("proc-{id}-{index}").as_bytes()
+            );
+        }
+    }
+}

@@ -130,6 +130,16 @@ fn refuses_ungranted_names_and_foreign_hosts() {
             "may not be sent",
         ),
         ("github_token", "/relative/only", "may not be sent"),
+        (
+            "github_token",
+            "https://user:pw@api.github.com/",
+            "userinfo",
+        ),
+        (
+            "github_token",
+            "https://api.github.com@evil.example/",
+            "userinfo",
+        ),
     ];
     for (name, uri, fragment) in cases {
         let mut request = http::Request::get(*uri).body(()).unwrap();
@@ -143,7 +153,7 @@ fn refuses_ungranted_names_and_foreign_hosts() {
             .unwrap_err();
         assert!(matches!(
             err,
-            Error::NotGranted { .. } | Error::HostNotAllowed { .. }
+            Error::NotGranted { .. } | Error::HostNotAllowed { .. } | Error::Injection { .. }
         ));
         let message = err.to_string();
         assert!(message.contains(fragment), "{message}");

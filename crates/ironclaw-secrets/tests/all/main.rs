@@ -4,6 +4,8 @@
 
 mod file;
 mod inject;
+mod keys;
+mod leaks;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod suite;

@@ -120,3 +120,18 @@ fn metadata_is_queryable_and_values_are_ciphertext() {
         Err(ironclaw_secrets::Error::Tampered { .. })
     ));
 }
+
+#[test]
+fn async_callers_get_an_error_not_a_panic() {
+    let fixture = PgFixture::new("async");
+    let backend = fixture.backend();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let result = runtime.block_on(async { backend.list("default") });
+    let err = result.unwrap_err();
+    assert!(err.to_string().contains("spawn_blocking"), "{err}");
+    // Dropping the backend inside async code does not panic either.
+    runtime.block_on(async move { drop(backend) });
+}

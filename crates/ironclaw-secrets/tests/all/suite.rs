@@ -31,6 +31,12 @@ pub(crate) fn run_all<F: Fixture>(make: &dyn Fn(&str) -> F, keys_dir: &Path) {
         ("rotation", rotation),
         ("crash_during_rotation", crash_during_rotation),
         ("concurrent_writers", concurrent_writers),
+        (
+            "rotation_aborts_on_tampered_entry",
+            rotation_aborts_on_tampered_entry,
+        ),
+        ("rotation_races_writers", rotation_races_writers),
+        ("rotate_to_caller_key", rotate_to_caller_key),
         ("invalid_input", invalid_input),
     ];
     for (name, test) in tests {
@@ -454,4 +460,106 @@ fn invalid_input(fixture: &dyn Fixture, _dir: &Path) {
         1,
         "rejected writes changed nothing"
     );
+}
+
+fn rotation_aborts_on_tampered_entry(fixture: &dyn Fixture, dir: &Path) {
+    let mut store = SecretStore::open(fixture.backend(), key_file_chain(dir)).unwrap();
+    store.put("default", "good", &value("abort-good")).unwrap();
+    store.put("default", "bad", &value("abort-bad")).unwrap();
+    let backend = fixture.backend();
+    let mut bad = backend.get("default", "bad").unwrap().unwrap();
+    bad.ciphertext[0] ^= 1;
+    backend.put(&bad).unwrap();
+    let key_before = std::fs::read(dir.join("master.key")).unwrap();
+    let before = format!("{:?}", backend.list("default").unwrap());
+    let err = store.rotate_key().unwrap_err();
+    assert!(matches!(err, Error::Tampered { .. }), "{err}");
+    assert_eq!(format!("{:?}", backend.list("default").unwrap()), before);
+    assert_eq!(std::fs::read(dir.join("master.key")).unwrap(), key_before);
+    assert_eq!(store.key_generation(), 1);
+    assert_eq!(
+        store.get("default", "good").unwrap().expose(),
+        b"abort-good"
+    );
+    let leftovers = std::fs::read_dir(dir).unwrap().count();
+    assert_eq!(leftovers, 1, "only master.key remains");
+}
+
+/// Writers race a rotating handle: every write either lands before a
+/// rotation or fails with `KeyChanged`; after reopening, every write that
+/// succeeded is readable.
+fn rotation_races_writers(fixture: &dyn Fixture, dir: &Path) {
+    let mut rotator = SecretStore::open(fixture.backend(), key_file_chain(dir)).unwrap();
+    rotator.put("default", "seed", &value("race-seed")).unwrap();
+    let written = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for writer in 0..2 {
+            let written = &written;
+            scope.spawn(move || {
+                let mut store = SecretStore::open(fixture.backend(), key_file_chain(dir)).unwrap();
+                for index in 0..12 {
+                    let name = format!("w{writer}-{index}");
+                    match store.put("default", &name, &value(&format!("race-{name}"))) {
+                        Ok(()) => written.lock().unwrap().push(name),
+                        Err(Error::KeyChanged) => {
+                            store =
+                                SecretStore::open(fixture.backend(), key_file_chain(dir)).unwrap();
+                        }
+                        Err(err) => panic!("{err}"),
+                    }
+                }
+            });
+        }
+        for _ in 0..3 {
+            rotator.rotate_key().unwrap();
+        }
+    });
+    let store = SecretStore::open(fixture.backend(), key_file_chain(dir)).unwrap();
+    assert_eq!(store.key_generation(), 4);
+    for name in written.into_inner().unwrap() {
+        assert_eq!(
+            store.get("default", &name).unwrap().expose(),
+            format!("race-{name}").as_bytes()
+        );
+    }
+    assert_eq!(store.get("default", "seed").unwrap().expose(), b"race-seed");
+}
+
+/// Rotation to a key the caller owns: after a crash at any step exactly one
+/// of the two keys opens the store, and every secret is intact.
+fn rotate_to_caller_key(fixture: &dyn Fixture, _dir: &Path) {
+    let mut store = open(fixture, 1);
+    store.put("default", "a", &value("caller-rotated")).unwrap();
+    store.rotate_to(crate::key(2)).unwrap();
+    assert_eq!(store.key_generation(), 2);
+    assert!(matches!(
+        SecretStore::open(fixture.backend(), explicit(1)),
+        Err(Error::WrongKey { .. })
+    ));
+    let store = open(fixture, 2);
+    assert_eq!(
+        store.get("default", "a").unwrap().expose(),
+        b"caller-rotated"
+    );
+    let mut current = 2;
+    for (next, point) in [(3, CrashPoint::StoreWritten), (4, CrashPoint::KeyStaged)] {
+        let mut store = open(fixture, current);
+        store.crash_rotation_at(Some(point));
+        let result = store.rotate_to(crate::key(next));
+        drop(store);
+        let old = SecretStore::open(fixture.backend(), explicit(current));
+        let new = SecretStore::open(fixture.backend(), explicit(next));
+        assert!(
+            old.is_ok() != new.is_ok(),
+            "exactly one key opens the store"
+        );
+        if result.is_ok() {
+            current = next;
+        }
+        let store = open(fixture, current);
+        assert_eq!(
+            store.get("default", "a").unwrap().expose(),
+            b"caller-rotated"
+        );
+    }
 }
