@@ -1225,6 +1225,38 @@ mod tests {
     }
 
     #[test]
+    fn adversarial_keys_and_values() {
+        let errs = errors(
+            r#"{
+              "Security": {},
+              "ｓｅｃｕｒｉｔｙ": {},
+              "channels": {
+                "a": { "enabled": true, "dmPolicy": "OPEN", "allowFrom": ["user*", 5, "", {"id": 1}] },
+                "b c": {},
+                "d": { "allowFrom": "123" }
+              },
+              "security": { "sandbox": { "mode": "STRICT" }, "auditLog": { "maxSizeMb": -1, "keepDays": 1.5 } }
+            }"#,
+        );
+        let joined = errs.join("\n");
+        for needle in [
+            "Security: unknown key (did you mean security?)",
+            "ｓｅｃｕｒｉｔｙ: unknown key",
+            "channels.a.dmPolicy: \"OPEN\" is not one of allowlist, disabled",
+            "channels.a.allowFrom[0]: wildcards are not allowed",
+            "channels.a.allowFrom[2]: empty sender ID",
+            "channels.a.allowFrom[3]: expected a string",
+            "channels.b c: name must be",
+            "channels.d.allowFrom: expected a list",
+            "security.sandbox.mode: \"STRICT\" is not one of",
+            "security.auditLog.maxSizeMb: expected an integer",
+            "security.auditLog.keepDays: expected an integer",
+        ] {
+            assert!(joined.contains(needle), "missing {needle:?} in\n{joined}");
+        }
+    }
+
+    #[test]
     fn audit_only_is_a_warning() {
         let doc = parse_jsonc(r#"{"security": {"sandbox": {"mode": "audit-only"}}}"#).unwrap();
         let r = validate(&doc, None);

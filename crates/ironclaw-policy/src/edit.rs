@@ -32,8 +32,21 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ConfigError + '_ {
     }
 }
 
-/// Reads the config text; a missing file is empty (the defaults).
+/// The largest config file accepted; a config is a few kilobytes, so anything
+/// near this is a mistake or an attack on the parser.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// Reads the config text; a missing file is empty (the defaults). Files over
+/// [`MAX_CONFIG_BYTES`] are refused.
 pub fn read_config_text(path: &Path) -> Result<String, ConfigError> {
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.len() > MAX_CONFIG_BYTES
+    {
+        return Err(ConfigError::InvalidValue {
+            key: path.display().to_string(),
+            reason: format!("file is larger than {MAX_CONFIG_BYTES} bytes"),
+        });
+    }
     match std::fs::read_to_string(path) {
         Ok(t) => Ok(t),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
@@ -92,6 +105,23 @@ pub fn set_config_value(path: &Path, key: &str, value: &str) -> Result<ConfigCha
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oversized_and_hostile_files_are_refused_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ironclaw.json");
+        let big = format!("{{\"gateway\": {{\"bind\": \"{}\"}}}}", "a".repeat(2 << 20));
+        std::fs::write(&path, &big).unwrap();
+        assert!(read_config_text(&path).is_err());
+        assert!(set_config_value(&path, "gateway.port", "1").is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), big);
+        let deep = format!("{{\"a\": {}{}}}", "[".repeat(5000), "]".repeat(5000));
+        std::fs::write(&path, &deep).unwrap();
+        assert!(set_config_value(&path, "gateway.port", "1").is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), deep);
+        std::fs::write(&path, "{\"gateway\": {\"port\": 1} /* unterminated").unwrap();
+        assert!(set_config_value(&path, "gateway.port", "2").is_err());
+    }
 
     #[test]
     fn set_keeps_comments_and_refuses_bad_values() {

@@ -82,7 +82,7 @@ pub use config::{
     load_dotenv, parse_dotenv, parse_key, redact_value, typed_value, validate,
 };
 pub use denied::{Denied, DenyKind};
-pub use edit::{ConfigChange, read_config_text, set_config_value};
+pub use edit::{ConfigChange, MAX_CONFIG_BYTES, read_config_text, set_config_value};
 pub use fs::FsPolicy;
 pub use grants::{
     Access, DenyEvent, EnvPermission, FsPermission, GrantError, NetworkGrants, NetworkPermission,
