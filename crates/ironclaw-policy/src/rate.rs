@@ -128,6 +128,40 @@ mod tests {
         assert!(rl.check(&"bob".to_owned(), 0).is_ok());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn never_more_than_burst_plus_rate(
+            gaps in proptest::collection::vec(0u64..5 * SEC, 1..200),
+            per_hour in 1u64..10_000,
+            burst in 1u64..50,
+        ) {
+            let gcra = Gcra::per_hour(per_hour, burst);
+            let emission = 3600 * SEC / per_hour;
+            let mut tat = 0;
+            let mut now = 1_000 * SEC;
+            let start = now;
+            let mut allowed = 0u64;
+            for gap in gaps {
+                now += gap;
+                if gcra.check(&mut tat, now).is_ok() {
+                    allowed += 1;
+                }
+            }
+            let bound = burst + (now - start) / emission;
+            proptest::prop_assert!(allowed <= bound, "{} > {}", allowed, bound);
+        }
+    }
+
+    #[test]
+    fn clock_going_backwards_never_grants_more() {
+        let gcra = Gcra::per_hour(60, 2);
+        let mut tat = 0;
+        assert!(gcra.check(&mut tat, 100 * SEC).is_ok());
+        assert!(gcra.check(&mut tat, 100 * SEC).is_ok());
+        assert!(gcra.check(&mut tat, 10 * SEC).is_err());
+        assert!(gcra.check(&mut tat, u64::MAX).is_ok());
+    }
+
     #[test]
     fn bounded_keys_fail_closed() {
         let mut rl = RateLimiter::new(Gcra::per_hour(1, 1)).max_keys(2);
