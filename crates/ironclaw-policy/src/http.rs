@@ -106,7 +106,13 @@ impl ParsedUrl {
         }
         let host = match url.host() {
             Some(url::Host::Domain(d)) => {
-                let d = normalize_host(d).map_err(|e| invalid(&e.to_string()))?;
+                // The URL parser already applied IDNA and lowercasing; only the
+                // trailing dot and empty labels remain to settle.
+                let d = d.strip_suffix('.').unwrap_or(d);
+                if d.is_empty() || d.contains("..") || d.starts_with('.') || d.ends_with('.') {
+                    return Err(invalid("has an empty label in its host"));
+                }
+                let d = d.to_owned();
                 match d.parse::<IpAddr>() {
                     Ok(ip) => UrlHost::Ip(ip),
                     Err(_) => UrlHost::Domain(d),

@@ -66,6 +66,8 @@ fn builtin_tool_refuses_every_trick() {
     check("https:example.com/", Err(InvalidUrl));
     check("https:/example.com/", Err(InvalidUrl));
     check("https:///example.com/", Err(InvalidUrl));
+    check("https://a..example.com/", Err(InvalidUrl));
+    check("https://example.com../", Err(InvalidUrl));
     check("//example.com/", Err(InvalidUrl));
     check("https://%6c%6f%63%61%6c%68%6f%73%74/", Err(LocalName));
     check("https://ⓛⓞⓒⓐⓛⓗⓞⓢⓣ/", Err(LocalName));
