@@ -5,6 +5,7 @@
 //! - `bench <area>`: benchmarks that compare IronClaw with peers in one run.
 
 mod bench_audit;
+mod bench_policy;
 mod bench_proxy;
 mod ci;
 mod dag;
@@ -21,9 +22,10 @@ fn main() -> ExitCode {
         ["ci"] => ci::run(&root),
         ["dag"] => dag::run(&root),
         ["bench", "audit"] => return bench_audit::run(),
+        ["bench", "policy"] => return bench_policy::run(),
         ["bench", "proxy"] => bench_proxy::run(&root),
         _ => {
-            eprintln!("usage: cargo xtask <ci | dag | bench audit|proxy>");
+            eprintln!("usage: cargo xtask <ci | dag | bench audit|policy|proxy>");
             return ExitCode::from(2);
         }
     };

@@ -6,7 +6,8 @@ use std::net::IpAddr;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ironclaw_policy::{
-    Gcra, HttpAllowlist, HttpRule, NetworkGrants, NetworkPermission, ParsedUrl, SsrfPolicy,
+    Gcra, HostPattern, HttpAllowlist, HttpRule, NetworkGrants, NetworkPermission, ParsedUrl,
+    SsrfPolicy,
 };
 
 const RULES: usize = 10_000;
@@ -54,6 +55,18 @@ fn network_decisions(c: &mut Criterion) {
                 "GET",
                 black_box("https://api5000.service53.example.com/v0/items/1"),
             ))
+        })
+    });
+    // What the index replaces: every rule's host pattern tried in turn.
+    let patterns: Vec<HostPattern> = list
+        .rules()
+        .iter()
+        .map(|r| HostPattern::parse(&r.host).unwrap())
+        .collect();
+    g.bench_function("linear_scan_baseline_miss", |b| {
+        b.iter(|| {
+            let host = black_box("unknown.host.example.org");
+            black_box(patterns.iter().any(|p| p.matches(host)))
         })
     });
     g.finish();
