@@ -24,6 +24,11 @@ fn blank(text: &str) -> Result<String, JsoncError> {
     let bytes = text.as_bytes();
     let mut out = bytes.to_vec();
     let mut i = 0;
+    // A byte-order mark (editors on Windows write one) is blanked as well.
+    if text.starts_with('\u{feff}') {
+        out[..3].copy_from_slice(b"   ");
+        i = 3;
+    }
     let mut in_string = false;
     let mut last_comma: Option<usize> = None;
     while i < bytes.len() {
@@ -377,6 +382,8 @@ mod tests {
         assert_eq!(v["a"], "x // not a comment");
         assert_eq!(v["b"], serde_json::json!([1, 2]));
         assert!(parse_jsonc("{ /* open").is_err());
+        assert_eq!(parse_jsonc("\u{feff}{\"a\": 1}").unwrap()["a"], 1);
+        assert_eq!(parse_jsonc("{\"a\": \"é\" /* ü */}").unwrap()["a"], "é");
         assert!(parse_jsonc("{\"a\": }").is_err());
         assert_eq!(
             parse_jsonc("  // only a comment\n").unwrap(),
