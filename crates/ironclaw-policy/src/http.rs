@@ -593,7 +593,7 @@ fn check_nested(ssrf: &SsrfPolicy, url: &ParsedUrl) -> Result<(), Denied> {
         if let Ok(name) = normalize_host(host) {
             let verdict = match name.parse::<IpAddr>() {
                 Ok(ip) => ssrf.check_ip(ip),
-                Err(_) => ssrf.check_name(&name),
+                Err(_) => ssrf.check_special_name(&name),
             };
             if let Err(d) = verdict {
                 return Err(Denied::new(

@@ -67,6 +67,10 @@ impl SsrfPolicy {
     /// domains and hosts files, so they reach the intranet), and cloud metadata
     /// names. `host` should be normalised (see [`normalize_host`]).
     pub fn check_name(&self, host: &str) -> Result<(), Denied> {
+        self.check_name_with(host, true)
+    }
+
+    fn check_name_with(&self, host: &str, single_label: bool) -> Result<(), Denied> {
         let host = host.strip_suffix('.').unwrap_or(host);
         if METADATA_NAMES.contains(&host) {
             return Err(Denied::new(
@@ -86,13 +90,19 @@ impl SsrfPolicy {
                 ));
             }
         }
-        if !host.contains('.') {
+        if single_label && !host.contains('.') {
             return Err(Denied::new(
                 DenyKind::LocalName,
                 format!("host {host} is a single-label name"),
             ));
         }
         Ok(())
+    }
+
+    /// [`SsrfPolicy::check_name`] without the single-label rule: for names seen
+    /// inside other text (a nested URL), where a bare word is usually not a host.
+    pub(crate) fn check_special_name(&self, host: &str) -> Result<(), Denied> {
+        self.check_name_with(host, false)
     }
 
     /// Resolves `host` once and returns the addresses to connect to, every one of

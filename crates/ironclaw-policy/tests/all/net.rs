@@ -141,6 +141,12 @@ fn builtin_tool_refuses_every_trick() {
     check("https://example.com/%c0%ae%c0%ae/admin", Err(PathTraversal));
     check("https://example.com/?next=http://127.0.0.1/", Err(Loopback));
     check(
+        "https://example.com/?next=http://localhost:8080/",
+        Err(LocalName),
+    );
+    check("https://example.com/?q=foo://bar", Ok(()));
+    check("https://example.com/web/2020/https://example.org/", Ok(()));
+    check(
         "https://example.com/r?u=http%3A%2F%2F169.254.169.254%2F",
         Err(CloudMetadata),
     );
