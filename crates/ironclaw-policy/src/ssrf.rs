@@ -328,7 +328,7 @@ impl StaticResolver {
     }
 
     /// Parses curl-like `HOST:IP`: the host is everything before the first colon,
-    /// the address may be bare or bracketed IPv6.
+    /// the address may be bare or bracketed IPv6; curl's `HOST:PORT:IP` is accepted too.
     pub fn insert_spec(&mut self, spec: &str) -> Result<(), Denied> {
         let bad = || {
             Denied::new(
@@ -340,11 +340,21 @@ impl StaticResolver {
         if host.is_empty() {
             return Err(bad());
         }
-        let addr = addr
-            .strip_prefix('[')
-            .and_then(|a| a.strip_suffix(']'))
-            .unwrap_or(addr);
-        let ip: IpAddr = addr.parse().map_err(|_| bad())?;
+        let unbracket = |a: &'_ str| -> Option<IpAddr> {
+            a.strip_prefix('[')
+                .and_then(|a| a.strip_suffix(']'))
+                .unwrap_or(a)
+                .parse()
+                .ok()
+        };
+        // `HOST:IP`, or curl's own `HOST:PORT:IP` (the port is not needed here).
+        let ip = unbracket(addr)
+            .or_else(|| {
+                let (port, rest) = addr.split_once(':')?;
+                port.parse::<u16>().ok()?;
+                unbracket(rest)
+            })
+            .ok_or_else(bad)?;
         if self.insert(host, ip).is_err() {
             // A host no URL can name (`0o177.0.0.1`) is kept as written: the URL
             // that uses it is refused on its own, and the entry changes nothing.

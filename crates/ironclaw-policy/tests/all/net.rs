@@ -325,6 +325,15 @@ fn resolve_spec_forms() {
     dns.insert_spec("evil.example:::1").unwrap();
     dns.insert_spec("evil.example:[fe80::1]").unwrap();
     dns.insert_spec("Bücher.example:8.8.8.8").unwrap();
+    dns.insert_spec("curl.example:443:1.1.1.1").unwrap();
+    dns.insert_spec("curl.example:443:[2606:4700::1111]")
+        .unwrap();
+    dns.insert_spec("v6.example:1:2::3").unwrap();
+    assert_eq!(dns.resolve("curl.example", 443).unwrap().len(), 2);
+    assert_eq!(
+        dns.resolve("v6.example", 443).unwrap(),
+        vec!["1:2::3".parse::<IpAddr>().unwrap()]
+    );
     assert_eq!(dns.resolve("evil.example", 443).unwrap().len(), 2);
     assert_eq!(dns.resolve("xn--bcher-kva.example", 443).unwrap().len(), 1);
     // A host no URL can name is accepted and changes nothing.
