@@ -9,9 +9,9 @@ use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use ironclaw_audit::{Event, EventKind};
 use ironclaw_policy::{
-    Allowlist, AllowlistChange, AllowlistError, Config, EnvPermission, FsPermission, HomeLayout,
-    NetworkPermission, Permissions, SuspensionState, is_sensitive_env, load_json, parse_jsonc,
-    read_config_text, skill_digest, update_json,
+    Allowlist, AllowlistChange, AllowlistError, Authorization, Config, EnvPermission, FsPermission,
+    HomeLayout, InstalledSkill, NetworkPermission, Permissions, SuspensionState, is_sensitive_env,
+    load_json, parse_jsonc, read_config_text, skill_digest, update_json,
 };
 use serde_json::Value;
 
@@ -306,6 +306,50 @@ fn unsuspend(layout: &HomeLayout, skill: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// How an authorised skill compares with what is installed now.
+struct InstalledView {
+    /// The installed skill's digest, when it is installed and readable.
+    digest: Option<String>,
+    /// The installed files differ from the ones the grants were given to.
+    digest_changed: bool,
+    /// What the installed skill requests beyond its grants (never given).
+    not_granted: Vec<String>,
+    /// Why the installed skill could not be read.
+    problem: Option<String>,
+}
+
+fn installed_view(layout: &HomeLayout, name: &str, list: &Allowlist) -> Option<InstalledView> {
+    let dir = layout.skill_dir(name);
+    if !dir.is_dir() {
+        return None;
+    }
+    let skill = match InstalledSkill::load(&dir) {
+        Ok(skill) => skill,
+        Err(e) => {
+            return Some(InstalledView {
+                digest: None,
+                digest_changed: true,
+                not_granted: Vec::new(),
+                problem: Some(e.to_string()),
+            });
+        }
+    };
+    let requested = skill.capabilities.requested().unwrap_or_default();
+    match list.authorize(name, Some(&skill.digest), &requested, None) {
+        Authorization::Authorized {
+            not_granted,
+            digest_changed,
+            ..
+        } => Some(InstalledView {
+            digest: Some(skill.digest),
+            digest_changed,
+            not_granted: not_granted.describe(),
+            problem: None,
+        }),
+        Authorization::Denied { .. } => None,
+    }
+}
+
 fn list(layout: &HomeLayout, json: bool) -> Result<ExitCode> {
     let list: Allowlist = load_json(&layout.allowlist())?;
     let state: SuspensionState = load_json(&layout.suspensions())?;
@@ -315,11 +359,17 @@ fn list(layout: &HomeLayout, json: bool) -> Result<ExitCode> {
             .skills
             .iter()
             .map(|(name, entry)| {
+                let view = installed_view(layout, name, &list);
                 serde_json::json!({
                     "skill": name,
                     "digest": entry.digest,
                     "grants": entry.grants,
                     "suspendedUntilMs": state.suspended_until(name, now),
+                    "installed": view.is_some(),
+                    "installedDigest": view.as_ref().and_then(|v| v.digest.clone()),
+                    "digestChanged": view.as_ref().is_some_and(|v| v.digest_changed),
+                    "notGranted": view.as_ref().map(|v| v.not_granted.clone()).unwrap_or_default(),
+                    "problem": view.as_ref().and_then(|v| v.problem.clone()),
                 })
             })
             .collect();
@@ -349,6 +399,21 @@ fn list(layout: &HomeLayout, json: bool) -> Result<ExitCode> {
             None => String::new(),
         };
         println!("{name} [{digest}]{suspended}: {grants}");
+        if let Some(view) = installed_view(layout, name, &list) {
+            if let Some(problem) = view.problem {
+                println!("  warning: the installed skill cannot be read: {problem}");
+            } else if view.digest_changed {
+                println!(
+                    "  warning: the installed skill changed since it was granted; it keeps only these grants"
+                );
+            }
+            if !view.not_granted.is_empty() {
+                println!(
+                    "  requested but not granted: {}",
+                    view.not_granted.join(" ")
+                );
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

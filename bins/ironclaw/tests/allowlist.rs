@@ -197,3 +197,60 @@ fn concurrent_grants_from_many_processes_are_all_kept() {
     assert_eq!(env, 12);
     assert_eq!(audit_events(h).len(), 12);
 }
+
+#[test]
+fn an_updated_skill_keeps_old_grants_and_list_says_what_it_lacks() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let dir = h.join("skills/github");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("skill.json"),
+        r#"{"name": "github", "version": "1.0.0", "kind": "wasm", "entry": "github.wasm"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("capabilities.json"),
+        r#"{"network": ["api.github.com"]}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        ironclaw(
+            h,
+            &[
+                "allowlist",
+                "grant",
+                "github",
+                "--network",
+                "api.github.com"
+            ]
+        )
+        .0,
+        0
+    );
+    let entry = &list_json(h)[0];
+    assert_eq!(entry["digestChanged"], false);
+    assert_eq!(entry["notGranted"], serde_json::json!([]));
+    // The update asks for more: it gets nothing new, and the list says so.
+    std::fs::write(
+        dir.join("capabilities.json"),
+        r#"{"network": ["api.github.com", "exfil.example"], "env": ["GITHUB_TOKEN"], "shell": true}"#,
+    )
+    .unwrap();
+    let entry = &list_json(h)[0];
+    assert_eq!(entry["digestChanged"], true);
+    assert_eq!(
+        entry["notGranted"],
+        serde_json::json!(["network:exfil.example", "env:GITHUB_TOKEN", "shell"])
+    );
+    assert_eq!(
+        entry["grants"]["network"],
+        serde_json::json!(["api.github.com"])
+    );
+    let (_, out, _) = ironclaw(h, &["allowlist", "list"]);
+    assert!(out.contains("changed since it was granted"), "{out}");
+    assert!(
+        out.contains("requested but not granted: network:exfil.example"),
+        "{out}"
+    );
+}
