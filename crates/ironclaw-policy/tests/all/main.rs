@@ -4,3 +4,4 @@
 mod evalsets;
 mod fs;
 mod net;
+mod skills;
