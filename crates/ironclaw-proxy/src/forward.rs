@@ -12,6 +12,7 @@ use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use ironclaw_audit::{Event, EventKind};
 use ironclaw_safety::LeakDetector;
@@ -164,53 +165,55 @@ pub(crate) async fn handle(
         Ok(addrs) => addrs,
         Err(resolution) => return deny_resolution(shared, job, &host_port, resolution).await,
     };
-    let (stream, _addr) = match connect_checked(shared, &addrs).await {
-        Ok(connected) => connected,
-        Err(why) => return deny(shared, job, &host_port, StatusCode::BAD_GATEWAY, &why).await,
+    let (head, _) = outbound.into_parts();
+    let build = || {
+        let mut request = Request::new(Full::new(body.clone()));
+        *request.method_mut() = head.method.clone();
+        *request.uri_mut() = head.uri.clone();
+        *request.version_mut() = head.version;
+        *request.headers_mut() = head.headers.clone();
+        request
     };
-    let (mut sender, connection) =
-        match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
-            Ok(pair) => pair,
-            Err(err) => {
-                return deny(
-                    shared,
-                    job,
-                    &host_port,
-                    StatusCode::BAD_GATEWAY,
-                    &format!("upstream handshake failed: {err}"),
-                )
-                .await;
-            }
-        };
-    tokio::spawn(async move {
-        let _ = connection.await;
+    let pooled = addrs.iter().find_map(|addr| {
+        shared
+            .pool
+            .take(job.id(), *addr)
+            .map(|sender| (sender, *addr))
     });
+    let reused = pooled.is_some();
+    let (mut sender, mut addr) = match pooled {
+        Some(pooled) => pooled,
+        None => match open_upstream(shared, &addrs).await {
+            Ok(opened) => opened,
+            Err(why) => return deny(shared, job, &host_port, StatusCode::BAD_GATEWAY, &why).await,
+        },
+    };
     job.count_allowed();
     job.bytes_up.fetch_add(body.len() as u64, Ordering::Relaxed);
-    let response = match tokio::time::timeout(
-        shared.config.timeouts.response,
-        sender.send_request(outbound),
-    )
-    .await
-    {
+    let timeout = shared.config.timeouts.response;
+    let mut sent = tokio::time::timeout(timeout, sender.send_request(build())).await;
+    if reused && matches!(sent, Ok(Err(_))) {
+        // The pooled connection was closed by the upstream while idle: once more on a
+        // fresh connection to a checked address.
+        (sender, addr) = match open_upstream(shared, &addrs).await {
+            Ok(opened) => opened,
+            Err(why) => return deny(shared, job, &host_port, StatusCode::BAD_GATEWAY, &why).await,
+        };
+        sent = tokio::time::timeout(timeout, sender.send_request(build())).await;
+    }
+    let response = match sent {
         Ok(Ok(response)) => response,
         Ok(Err(err)) => {
-            return text_response(
-                StatusCode::BAD_GATEWAY,
-                &format!("ironclaw proxy: upstream error: {err}\n"),
-            );
+            let text = format!("ironclaw proxy: upstream error: {err}\n");
+            return text_response(StatusCode::BAD_GATEWAY, &text);
         }
         Err(_) => {
-            return deny(
-                shared,
-                job,
-                &host_port,
-                StatusCode::GATEWAY_TIMEOUT,
-                "upstream response timeout",
-            )
-            .await;
+            let reason = "upstream response timeout";
+            return deny(shared, job, &host_port, StatusCode::GATEWAY_TIMEOUT, reason).await;
         }
     };
+    // The connection becomes ready again once this response's body is read.
+    shared.pool.put(job.id(), addr, sender);
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     if injected.is_empty() {
@@ -266,6 +269,22 @@ pub(crate) async fn handle(
         parts,
         Full::new(body).map_err(|never| match never {}).boxed(),
     )
+}
+
+/// Connects to the first checked address that answers and starts an HTTP/1.1 client
+/// connection on it.
+async fn open_upstream(
+    shared: &Shared,
+    addrs: &[std::net::SocketAddr],
+) -> Result<(SendRequest<Full<Bytes>>, std::net::SocketAddr), String> {
+    let (stream, addr) = connect_checked(shared, addrs).await?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|err| format!("upstream handshake failed: {err}"))?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok((sender, addr))
 }
 
 /// The kinds of leak found in the request line, headers and body, if any.
