@@ -27,18 +27,21 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
-    /// An open connection ready for a request, if one is idle.
+    /// An idle connection that is not known to be closed, if any. Only connections
+    /// whose last response was read to the end are in the pool; the caller waits for
+    /// readiness before use.
     pub(crate) fn take(&self, job: &str, addr: SocketAddr) -> Option<Sender> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         let senders = idle.get_mut(&(job.to_owned(), addr))?;
-        // Drop closed connections; keep busy ones (their response is still streaming).
-        senders.retain(|sender| !sender.is_closed());
-        let ready = senders.iter().position(Sender::is_ready)?;
-        Some(senders.swap_remove(ready))
+        while let Some(sender) = senders.pop() {
+            if !sender.is_closed() {
+                return Some(sender);
+            }
+        }
+        None
     }
 
-    /// Keeps a connection for later. It may still be busy; `take` only hands out
-    /// ready ones.
+    /// Keeps a connection whose last response was read to the end.
     pub(crate) fn put(&self, job: &str, addr: SocketAddr, sender: Sender) {
         if sender.is_closed() {
             return;
