@@ -71,6 +71,8 @@ mod chain;
 mod error;
 mod event;
 mod layout;
+#[cfg(feature = "postgres")]
+mod pg;
 mod reader;
 mod verify;
 mod writer;
@@ -78,6 +80,8 @@ mod writer;
 pub use chain::GENESIS_PREV;
 pub use error::{AuditError, AuditErrorKind};
 pub use event::{Event, EventBuilder, EventKind, MAX_EXTRA_FIELDS, MAX_FIELD_BYTES};
+#[cfg(feature = "postgres")]
+pub use pg::{DEFAULT_BATCH, MIGRATION_SQL, PgSink};
 pub use reader::{AuditReader, AuditRecord, ExportFormat, Follower, LogFile, Query, export};
 pub use verify::{Finding, FindingKind, VerifyReport, verify};
 pub use writer::{AuditConfig, AuditLog, OpenWarning};
