@@ -30,13 +30,24 @@
 //! - The builder refuses content-bearing and secret-bearing field names and oversized
 //!   strings, so message content and secret values are not logged by accident.
 //!
+//! - [`verify`] finds edited, inserted, deleted and reordered lines and names the
+//!   first bad one; a seal file (`<log>.seal`, the durable length and last-line hash
+//!   of the live file, rewritten after every sync) lets it notice lines cut from the
+//!   end. A writer opening a log that no longer matches its seal records an
+//!   `AUDIT_INTEGRITY` event, which verify keeps reporting.
+//! - [`AuditReader`] reads the live file and rotated (gzip) files; `last N` reads
+//!   backwards from the end; [`Follower`] follows across rotations.
+//!
 //! # Non-guarantees
 //!
 //! - The chain makes edits, insertions, deletions and reordering detectable, not
 //!   impossible. Someone who can rewrite the files can rewrite the whole chain and
 //!   the seal consistently; an external copy (the Postgres sink, or a `prev` hash
-//!   written down elsewhere) is the defence against that.
+//!   written down elsewhere) is the defence against that. Deleting the oldest rotated
+//!   files looks like retention.
 //! - A write or sync failure closes the log (fail closed); it does not retry.
+//! - One process writes a log at a time; two `AuditLog`s on the same file from
+//!   different processes would interleave two chains.
 //!
 //! # Example
 //!
@@ -66,6 +77,11 @@
 //! From async code, `record` blocks: call it via `tokio::task::spawn_blocking` with a
 //! clone of the log.
 #![deny(missing_docs)]
+
+// The README's example is compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 mod chain;
 mod error;

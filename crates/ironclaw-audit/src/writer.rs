@@ -237,6 +237,15 @@ impl AuditLog {
                 path: seal_path.clone(),
                 source,
             })?;
+        // One writer per log: two would interleave two chains. The lock is released
+        // by the kernel when the process dies, so a crash never leaves it stale.
+        match seal_file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(AuditError::InUse { path }),
+            Err(std::fs::TryLockError::Error(err)) => {
+                return Err(AuditError::io(&seal_path, "lock", err));
+            }
+        }
 
         let mut size = file
             .metadata()

@@ -195,3 +195,21 @@ fn truncation_while_closed_is_recorded() {
     let log = AuditLog::open(AuditConfig::new(&path)).unwrap();
     assert!(log.warnings().is_empty(), "{:?}", log.warnings());
 }
+
+#[test]
+fn a_second_writer_is_refused_until_the_first_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let first = AuditLog::open(AuditConfig::new(&path)).unwrap();
+    let err = AuditLog::open(AuditConfig::new(&path)).unwrap_err();
+    assert!(matches!(err, AuditError::InUse { .. }), "{err}");
+    assert!(err.to_string().contains("audit.log"));
+    let clone = first.clone();
+    drop(first);
+    assert!(
+        AuditLog::open(AuditConfig::new(&path)).is_err(),
+        "a clone still holds the log"
+    );
+    drop(clone);
+    AuditLog::open(AuditConfig::new(&path)).unwrap();
+}
