@@ -21,17 +21,19 @@ pub struct AuditConfig {
     max_size_bytes: u64,
     keep_days: u32,
     compress: bool,
+    commit_delay: std::time::Duration,
 }
 
 impl AuditConfig {
     /// A config for the live log file at `path` with the defaults: rotate at 100 MB,
-    /// keep rotated files 90 days, gzip them.
+    /// keep rotated files 90 days, gzip them, commit delay 100 µs.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
             path: path.into(),
             max_size_bytes: 100 * 1024 * 1024,
             keep_days: 90,
             compress: true,
+            commit_delay: std::time::Duration::from_micros(100),
         }
     }
 
@@ -63,6 +65,22 @@ impl AuditConfig {
     /// `compress`: gzip rotated files in a background thread. Default `true`.
     pub fn compress(mut self, compress: bool) -> Self {
         self.compress = compress;
+        self
+    }
+
+    /// How long a sync leader waits for more lines once concurrent writers have
+    /// been seen (a lone writer never waits), so one sync covers more events.
+    ///
+    /// Default 100 µs, small next to a disk sync (milliseconds). 0 disables it.
+    /// Cost: up to this much added latency per event under concurrency.
+    pub fn commit_delay(mut self, delay: std::time::Duration) -> Self {
+        self.commit_delay = delay;
+        self
+    }
+
+    /// The same settings for another live file.
+    pub fn with_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.path = path.into();
         self
     }
 
@@ -175,6 +193,8 @@ struct State {
     durable: u64,
     flushing: bool,
     failed: bool,
+    /// Lines in the previous batch: more than one means concurrent writers.
+    last_batch: u64,
 }
 
 #[derive(Debug)]
@@ -305,6 +325,7 @@ impl AuditLog {
                     durable: 0,
                     flushing: false,
                     failed: false,
+                    last_batch: 0,
                 }),
                 flushed: Condvar::new(),
                 sink: Mutex::new(sink),
@@ -399,6 +420,15 @@ impl AuditLog {
             }
             // Become the leader: write everything pending with one sync.
             state.flushing = true;
+            if state.last_batch > 1 && !shared.config.commit_delay.is_zero() {
+                // Other writers are active: give the ones just woken by the previous
+                // sync a moment to append, so that one sync covers them too
+                // (PostgreSQL's commit_delay). A lone writer never waits.
+                drop(state);
+                std::thread::sleep(shared.config.commit_delay);
+                state = lock(&shared.state);
+            }
+            state.last_batch = state.appended - state.durable;
             let batch = std::mem::replace(&mut state.pending, Vec::with_capacity(64 * 1024));
             let target = state.appended;
             let last = state.last;
