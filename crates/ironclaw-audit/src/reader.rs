@@ -51,6 +51,12 @@ impl AuditRecord {
         self.fields.get(name)
     }
 
+    /// The hex SHA-256 of the line: what the next line's `prev` holds. Unique
+    /// within a chain, so it identifies a record.
+    pub fn hash(&self) -> String {
+        hex::encode(line_hash(self.line.as_bytes()))
+    }
+
     /// The `ts` field, as stored.
     pub fn ts(&self) -> &str {
         self.str_field("ts")

@@ -258,12 +258,21 @@ impl AuditLog {
                 source,
             })?;
         // One writer per log: two would interleave two chains. The lock is released
-        // by the kernel when the process dies, so a crash never leaves it stale.
-        match seal_file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(AuditError::InUse { path }),
-            Err(std::fs::TryLockError::Error(err)) => {
-                return Err(AuditError::io(&seal_path, "lock", err));
+        // by the kernel when the process dies, so a crash never leaves it stale. A
+        // child process forked by this one shares the lock until it execs, so a
+        // conflict is retried briefly before it is reported.
+        let mut attempts = 0;
+        loop {
+            match seal_file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if attempts < 100 => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => return Err(AuditError::InUse { path }),
+                Err(std::fs::TryLockError::Error(err)) => {
+                    return Err(AuditError::io(&seal_path, "lock", err));
+                }
             }
         }
 
