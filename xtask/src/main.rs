@@ -1,16 +1,43 @@
-//! Developer tasks: `cargo xtask ci | dag | bench`.
+//! Developer tasks for IronClaw: `cargo xtask <task>`.
+//!
+//! - `ci`: every check CI runs, installing what is missing (see `ci.rs`).
+//! - `dag`: prints the internal crate graph and fails on an edge DESIGN.md forbids.
+//! - `bench <area>`: benchmarks that compare IronClaw with peers in one run.
 
 mod bench_audit;
+mod bench_proxy;
+mod ci;
+mod dag;
+mod pg;
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("bench") if args.get(1).map(String::as_str) == Some("audit") => bench_audit::run(),
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let root = workspace_root();
+    let result = match args.as_slice() {
+        ["ci"] => ci::run(&root),
+        ["dag"] => dag::run(&root),
+        ["bench", "audit"] => return bench_audit::run(),
+        ["bench", "proxy"] => bench_proxy::run(&root),
         _ => {
-            eprintln!("usage: cargo xtask <ci|dag|bench>");
-            ExitCode::from(2)
+            eprintln!("usage: cargo xtask <ci | dag | bench audit|proxy>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err:#}");
+            ExitCode::FAILURE
         }
     }
+}
+
+/// The workspace root: the parent of this crate's manifest directory.
+fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
 }

@@ -93,7 +93,9 @@ impl Select {
 }
 
 pub(crate) fn run(home: &Home, args: AuditArgs) -> anyhow::Result<ExitCode> {
-    let path = home.audit_log();
+    let layout = ironclaw_policy::HomeLayout::new(home.root());
+    let config = crate::config::audit_config(&layout)?;
+    let path = config.path().to_path_buf();
     let reader = AuditReader::new(&path);
     let stdout = std::io::stdout();
     match args.command {

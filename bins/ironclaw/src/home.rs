@@ -29,9 +29,4 @@ impl Home {
     pub(crate) fn root(&self) -> &Path {
         &self.root
     }
-
-    /// The default audit log path inside the home.
-    pub(crate) fn audit_log(&self) -> PathBuf {
-        self.root.join("audit.log")
-    }
 }

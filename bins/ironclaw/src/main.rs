@@ -2,8 +2,14 @@
 //!
 //! Exit codes: 0 success or clean, 1 a finding or a denial, 2 a usage or runtime error.
 
+mod allowlist;
 mod audit_cmd;
+mod config;
 mod home;
+mod net;
+mod proxy;
+mod scan;
+mod secrets;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +36,18 @@ enum Command {
     Home,
     /// Read and check the audit log: tail, show, export, verify.
     Audit(audit_cmd::AuditArgs),
+    /// Scan text for leaked secrets or prompt injection.
+    Scan(scan::ScanArgs),
+    /// Manage encrypted secrets.
+    Secrets(secrets::SecretsArgs),
+    /// Authorise skills and manage their grants.
+    Allowlist(allowlist::AllowlistArgs),
+    /// Read, change and validate ironclaw.json.
+    Config(config::ConfigArgs),
+    /// Network policy checks.
+    Net(net::NetArgs),
+    /// The egress proxy.
+    Proxy(proxy::ProxyArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,5 +69,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(args) => audit_cmd::run(&home, args),
+        Command::Scan(args) => scan::run(&home, args),
+        Command::Secrets(args) => secrets::run(&home, args),
+        Command::Allowlist(args) => allowlist::run(&home, args),
+        Command::Config(args) => config::run(&home, args),
+        Command::Net(args) => net::run(&home, args),
+        Command::Proxy(args) => proxy::run(&home, args),
     }
 }

@@ -1,0 +1,272 @@
+//! `ironclaw scan leaks|injection`: run the safety scanners over a file or stdin.
+//!
+//! Contract (other tools script against it):
+//! - `ironclaw scan leaks [--known FILE] [--json|--jsonl] [PATH|-]`
+//! - `ironclaw scan injection [--json|--jsonl] [PATH|-]`
+//! - Without `--jsonl` the whole input is one text. With `--jsonl` every input line
+//!   is an object with a string field `text`, and one object is printed per line, in
+//!   order: `{"findings":[{"kind"|"category":..,"severity":..,"start":N,"end":N}]}`.
+//! - `start`/`end` are byte offsets into the text (for `--jsonl`, into the decoded
+//!   `text` string, not the JSON line).
+//! - Exit 0 when clean, 1 when anything is found, 2 on error (a malformed JSONL line
+//!   is an error naming its line number).
+//!
+//! - Injection scanning reads the input as UTF-8; invalid sequences are replaced
+//!   with U+FFFD first (offsets then refer to the replaced text).
+//!
+//! Secret values are never printed: leak findings show a masked preview only.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use ironclaw_safety::{InjectionScanner, LeakDetector, LeakFinding};
+use serde_json::{Map, Value, json};
+
+use crate::home::Home;
+
+/// Arguments of `ironclaw scan`.
+#[derive(Debug, Args)]
+pub(crate) struct ScanArgs {
+    #[command(subcommand)]
+    command: ScanCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ScanCommand {
+    /// Find leaked credentials (built-in formats and known secret values).
+    Leaks {
+        /// File with one known secret value per line, matched raw and encoded.
+        #[arg(long, value_name = "FILE")]
+        known: Option<PathBuf>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Find prompt-injection attempts.
+    Injection {
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Args)]
+struct Output {
+    /// Print one JSON object for the whole input.
+    #[arg(long, conflicts_with = "jsonl")]
+    json: bool,
+    /// Read JSON Lines (objects with a string field `text`); print one object per line.
+    #[arg(long)]
+    jsonl: bool,
+    /// Input file, or `-` (default) for stdin.
+    #[arg(value_name = "PATH|-")]
+    path: Option<PathBuf>,
+}
+
+/// Runs `ironclaw scan`.
+pub(crate) fn run(_home: &Home, args: ScanArgs) -> Result<ExitCode> {
+    match args.command {
+        ScanCommand::Leaks { known, output } => {
+            let mut builder = LeakDetector::builder();
+            if let Some(path) = &known {
+                builder = builder.known_secrets(read_known(path)?);
+            }
+            let detector = builder
+                .build()
+                .with_context(|| known_context(known.as_deref()))?;
+            scan(
+                &output,
+                |text| detector.scan(text).iter().map(leak_json).collect(),
+                |text| {
+                    detector
+                        .scan(text)
+                        .iter()
+                        .map(|f| {
+                            format!("{}: {}", location(text, f.span().start), describe_leak(f))
+                        })
+                        .collect()
+                },
+            )
+        }
+        ScanCommand::Injection { output } => {
+            let scanner = InjectionScanner::new()?;
+            let utf8 = |text: &[u8]| String::from_utf8_lossy(text).into_owned();
+            scan(
+                &output,
+                |text| {
+                    let text = utf8(text);
+                    scanner
+                        .scan(&text)
+                        .findings()
+                        .iter()
+                        .map(|f| {
+                            let mut o = Map::new();
+                            o.insert("category".into(), json!(f.category().as_str()));
+                            o.insert("severity".into(), json!(f.severity().as_str()));
+                            o.insert("start".into(), json!(f.span().start));
+                            o.insert("end".into(), json!(f.span().end));
+                            o
+                        })
+                        .collect()
+                },
+                |text| {
+                    let s = utf8(text);
+                    scanner
+                        .scan(&s)
+                        .findings()
+                        .iter()
+                        .map(|f| {
+                            format!(
+                                "{}: {} ({}, {}) bytes {}..{}",
+                                location(text, f.span().start),
+                                f.category(),
+                                f.severity(),
+                                f.pattern_id(),
+                                f.span().start,
+                                f.span().end
+                            )
+                        })
+                        .collect()
+                },
+            )
+        }
+    }
+}
+
+fn known_context(path: Option<&Path>) -> String {
+    match path {
+        Some(p) => format!("invalid known secrets in {}", p.display()),
+        None => "cannot build the leak detector".to_string(),
+    }
+}
+
+fn read_known(path: &Path) -> Result<Vec<Vec<u8>>> {
+    let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut out = Vec::new();
+    for line in data.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if !line.is_empty() {
+            out.push(line.to_vec());
+        }
+    }
+    Ok(out)
+}
+
+fn leak_json(f: &LeakFinding) -> Map<String, Value> {
+    let mut o = Map::new();
+    o.insert("kind".into(), json!(f.kind()));
+    o.insert("severity".into(), json!(f.severity().as_str()));
+    o.insert("start".into(), json!(f.span().start));
+    o.insert("end".into(), json!(f.span().end));
+    o
+}
+
+fn describe_leak(f: &LeakFinding) -> String {
+    let mut s = format!(
+        "{} ({}) bytes {}..{} {}",
+        f.kind(),
+        f.severity(),
+        f.span().start,
+        f.span().end,
+        f.preview()
+    );
+    if let Some(enc) = f.encoding() {
+        s.push_str(&format!(
+            " [{} form of known secret #{}]",
+            enc.as_str(),
+            f.secret_index().map_or(0, |i| i + 1)
+        ));
+    }
+    s
+}
+
+/// `line:column` (1-based, column in bytes) of a byte offset.
+fn location(text: &[u8], offset: usize) -> String {
+    let before = &text[..offset.min(text.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let col = offset
+        - before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1)
+        + 1;
+    format!("{line}:{col}")
+}
+
+fn read_input(path: Option<&Path>) -> Result<Vec<u8>> {
+    match path {
+        None => read_stdin(),
+        Some(p) if p == Path::new("-") => read_stdin(),
+        Some(p) => std::fs::read(p).with_context(|| format!("cannot read {}", p.display())),
+    }
+}
+
+fn read_stdin() -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    std::io::stdin()
+        .lock()
+        .read_to_end(&mut buf)
+        .context("cannot read stdin")?;
+    Ok(buf)
+}
+
+fn scan(
+    output: &Output,
+    as_json: impl Fn(&[u8]) -> Vec<Map<String, Value>>,
+    as_text: impl Fn(&[u8]) -> Vec<String>,
+) -> Result<ExitCode> {
+    let input = read_input(output.path.as_deref())?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut found = false;
+    if output.jsonl {
+        let texts = parse_jsonl(&input)?;
+        for text in &texts {
+            let findings = as_json(text.as_bytes());
+            found |= !findings.is_empty();
+            writeln!(out, "{}", json!({ "findings": findings }))?;
+        }
+    } else if output.json {
+        let findings = as_json(&input);
+        found = !findings.is_empty();
+        writeln!(out, "{}", json!({ "findings": findings }))?;
+    } else {
+        let lines = as_text(&input);
+        found = !lines.is_empty();
+        for line in &lines {
+            writeln!(out, "{line}")?;
+        }
+        if !found {
+            writeln!(out, "clean")?;
+        }
+    }
+    out.flush()?;
+    Ok(if found {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Parses JSON Lines; every line (a trailing newline ends the last one) must be an
+/// object with a string field `text`.
+fn parse_jsonl(input: &[u8]) -> Result<Vec<String>> {
+    let body = input.strip_suffix(b"\n").unwrap_or(input);
+    if body.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut texts = Vec::new();
+    for (n, line) in body.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let number = n + 1;
+        let value: Value = serde_json::from_slice(line)
+            .with_context(|| format!("line {number}: not valid JSON"))?;
+        match value.get("text") {
+            Some(Value::String(s)) => texts.push(s.clone()),
+            Some(_) => bail!("line {number}: field `text` is not a string"),
+            None => bail!("line {number}: expected an object with a string field `text`"),
+        }
+    }
+    Ok(texts)
+}

@@ -1,0 +1,108 @@
+//! CONNECT tunnels (HTTPS): allowlist by host and port, resolve and check once, connect
+//! to the checked address, then pump bytes with an idle timeout and a maximum lifetime.
+//! Tunnelled bytes are encrypted end to end, so they are neither scanned nor given
+//! credentials, by design.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+
+use crate::job::{JobState, normalized};
+use crate::server::{
+    ProxyBody, Shared, allowed_rule, connect_checked, deny, deny_resolution, resolve, text_response,
+};
+use crate::tunnel::{TunnelBytes, TunnelEnd, pump};
+
+pub(crate) async fn handle(
+    shared: &Arc<Shared>,
+    job: &Arc<JobState>,
+    request: Request<Incoming>,
+) -> Response<ProxyBody> {
+    let Some(authority) = request.uri().authority().cloned() else {
+        let target = request.uri().to_string();
+        return deny(
+            shared,
+            job,
+            &target,
+            StatusCode::BAD_REQUEST,
+            "connect target must be host:port",
+        )
+        .await;
+    };
+    let resource = authority.to_string();
+    let Some(port) = authority.port_u16() else {
+        return deny(
+            shared,
+            job,
+            &resource,
+            StatusCode::BAD_REQUEST,
+            "connect target must name a port",
+        )
+        .await;
+    };
+    let Some(host) = normalized(authority.host()) else {
+        return deny(
+            shared,
+            job,
+            &resource,
+            StatusCode::BAD_REQUEST,
+            "invalid host",
+        )
+        .await;
+    };
+    if allowed_rule(shared, job, &host, port, 443).is_none() {
+        let reason = if job.grant.network.is_empty() && shared.global.is_empty() {
+            "no hosts are allowed for this job (empty allowlist)"
+        } else {
+            "host and port not in the job's allowlist"
+        };
+        return deny(shared, job, &resource, StatusCode::FORBIDDEN, reason).await;
+    }
+    let Ok(tunnel_slot) = Arc::clone(&job.tunnels).try_acquire_owned() else {
+        return deny(
+            shared,
+            job,
+            &resource,
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many open tunnels",
+        )
+        .await;
+    };
+    let addrs = match resolve(shared, &host, port).await {
+        Ok(addrs) => addrs,
+        Err(resolution) => return deny_resolution(shared, job, &resource, resolution).await,
+    };
+    let (upstream, _addr) = match connect_checked(shared, &addrs).await {
+        Ok(connected) => connected,
+        Err(why) => return deny(shared, job, &resource, StatusCode::BAD_GATEWAY, &why).await,
+    };
+    job.count_allowed();
+    let job = Arc::clone(job);
+    let timeouts = shared.config.timeouts.clone();
+    tokio::spawn(async move {
+        let _slot = tunnel_slot;
+        let Ok(upgraded) = hyper::upgrade::on(request).await else {
+            return;
+        };
+        let bytes = Arc::new(TunnelBytes::default());
+        let end = pump(
+            TokioIo::new(upgraded),
+            upstream,
+            timeouts.tunnel_idle,
+            timeouts.tunnel_max,
+            Arc::clone(&bytes),
+        )
+        .await;
+        job.bytes_up
+            .fetch_add(bytes.up.load(Ordering::Relaxed), Ordering::Relaxed);
+        job.bytes_down
+            .fetch_add(bytes.down.load(Ordering::Relaxed), Ordering::Relaxed);
+        if end != TunnelEnd::Closed {
+            tracing::debug!(job = job.id(), ?end, "tunnel ended");
+        }
+    });
+    text_response(StatusCode::OK, "")
+}

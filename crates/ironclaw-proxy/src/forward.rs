@@ -1,0 +1,411 @@
+//! Plain-HTTP forwarding (absolute-form requests): framing checks, allowlist, body
+//! limit, leak scan of what the job sends, credential injection, resolve-check-connect,
+//! and, when a credential was injected, a scan of the response so the job cannot read
+//! the credential back.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{Request, Response, StatusCode, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use ironclaw_audit::{Event, EventKind};
+use ironclaw_safety::LeakDetector;
+use ironclaw_secrets::{SecretValue, apply_credential};
+
+use crate::headers::{check_framing, strip_hop_by_hop};
+use crate::job::{JobState, normalized};
+use crate::server::{
+    ProxyBody, Shared, allowed_rule, connect_checked, deny, deny_resolution, record, resolve,
+    text_response,
+};
+
+pub(crate) async fn handle(
+    shared: &Arc<Shared>,
+    job: &Arc<JobState>,
+    request: Request<Incoming>,
+) -> Response<ProxyBody> {
+    let uri = request.uri().clone();
+    let resource = uri.to_string();
+    if let Err(framing) = check_framing(request.headers()) {
+        return deny(
+            shared,
+            job,
+            &resource,
+            StatusCode::BAD_REQUEST,
+            framing.reason(),
+        )
+        .await;
+    }
+    if uri.scheme() == Some(&Scheme::HTTPS) {
+        return deny(
+            shared,
+            job,
+            &resource,
+            StatusCode::BAD_REQUEST,
+            "https goes through CONNECT",
+        )
+        .await;
+    }
+    if uri.scheme() != Some(&Scheme::HTTP) {
+        return deny(
+            shared,
+            job,
+            &resource,
+            StatusCode::BAD_REQUEST,
+            "only absolute http:// requests and CONNECT are proxied",
+        )
+        .await;
+    }
+    let Some(authority) = uri.authority().cloned() else {
+        return deny(
+            shared,
+            job,
+            &resource,
+            StatusCode::BAD_REQUEST,
+            "request has no host",
+        )
+        .await;
+    };
+    if authority.as_str().contains('@') {
+        return deny(
+            shared,
+            job,
+            &resource,
+            StatusCode::BAD_REQUEST,
+            "userinfo in the url is refused",
+        )
+        .await;
+    }
+    let port = authority.port_u16().unwrap_or(80);
+    let Some(host) = normalized(authority.host()) else {
+        return deny(
+            shared,
+            job,
+            &resource,
+            StatusCode::BAD_REQUEST,
+            "invalid host",
+        )
+        .await;
+    };
+    let host_port = format!("{host}:{port}");
+    if allowed_rule(shared, job, &host, port, 80).is_none() {
+        let reason = if job.grant.network.is_empty() && shared.global.is_empty() {
+            "no hosts are allowed for this job (empty allowlist)"
+        } else {
+            "host and port not in the job's allowlist"
+        };
+        return deny(shared, job, &host_port, StatusCode::FORBIDDEN, reason).await;
+    }
+    let limit = job.limits.max_body_bytes;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return deny(
+            shared,
+            job,
+            &host_port,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body over the limit",
+        )
+        .await;
+    }
+    let (mut parts, body) = request.into_parts();
+    let body = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return deny(
+                shared,
+                job,
+                &host_port,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body over the limit or unreadable",
+            )
+            .await;
+        }
+    };
+    strip_hop_by_hop(&mut parts.headers);
+
+    // Scan what the job itself sends, before any credential of ours is added.
+    if let Some(kinds) = leaks_in(shared, &parts, &body) {
+        job.count_denied();
+        let event = Event::builder(EventKind::LeakBlocked)
+            .session_id(job.id())
+            .action("network")
+            .resource(host_port.clone())
+            .blocked(true)
+            .field("job", job.id())
+            .field("direction", "request")
+            .field("kinds", kinds.join(","));
+        record(shared, event).await;
+        return text_response(
+            StatusCode::FORBIDDEN,
+            "ironclaw proxy: request blocked: it contains a secret\n",
+        );
+    }
+
+    let mut outbound = Request::from_parts(parts, Full::new(body.clone()));
+    let injected = match inject_credentials(shared, job, &host, &mut outbound).await {
+        Ok(values) => values,
+        Err(why) => return deny(shared, job, &host_port, StatusCode::BAD_GATEWAY, &why).await,
+    };
+    if let Err(why) = to_origin_form(&mut outbound, &authority) {
+        return deny(shared, job, &host_port, StatusCode::BAD_REQUEST, why).await;
+    }
+
+    let addrs = match resolve(shared, &host, port).await {
+        Ok(addrs) => addrs,
+        Err(resolution) => return deny_resolution(shared, job, &host_port, resolution).await,
+    };
+    let (stream, _addr) = match connect_checked(shared, &addrs).await {
+        Ok(connected) => connected,
+        Err(why) => return deny(shared, job, &host_port, StatusCode::BAD_GATEWAY, &why).await,
+    };
+    let (mut sender, connection) =
+        match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
+            Ok(pair) => pair,
+            Err(err) => {
+                return deny(
+                    shared,
+                    job,
+                    &host_port,
+                    StatusCode::BAD_GATEWAY,
+                    &format!("upstream handshake failed: {err}"),
+                )
+                .await;
+            }
+        };
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    job.count_allowed();
+    job.bytes_up.fetch_add(body.len() as u64, Ordering::Relaxed);
+    let response = match tokio::time::timeout(
+        shared.config.timeouts.response,
+        sender.send_request(outbound),
+    )
+    .await
+    {
+        Ok(Ok(response)) => response,
+        Ok(Err(err)) => {
+            return text_response(
+                StatusCode::BAD_GATEWAY,
+                &format!("ironclaw proxy: upstream error: {err}\n"),
+            );
+        }
+        Err(_) => {
+            return deny(
+                shared,
+                job,
+                &host_port,
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream response timeout",
+            )
+            .await;
+        }
+    };
+    let (mut parts, body) = response.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    if injected.is_empty() {
+        let job = Arc::clone(job);
+        let body = body
+            .map_frame(move |frame| {
+                if let Some(data) = frame.data_ref() {
+                    job.bytes_down
+                        .fetch_add(data.len() as u64, Ordering::Relaxed);
+                }
+                frame
+            })
+            .boxed();
+        return Response::from_parts(parts, body);
+    }
+    // A credential went out with this request: read the response whole and take out
+    // every spelling of it before the job sees the response.
+    let limit = job.limits.max_response_bytes;
+    let body = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return deny(
+                shared,
+                job,
+                &host_port,
+                StatusCode::BAD_GATEWAY,
+                "upstream response over the scan limit",
+            )
+            .await;
+        }
+    };
+    job.bytes_down
+        .fetch_add(body.len() as u64, Ordering::Relaxed);
+    let (body, body_found) = redact_values(&injected, body);
+    let (headers, headers_found) = redact_headers(&injected, std::mem::take(&mut parts.headers));
+    parts.headers = headers;
+    if body_found || headers_found {
+        let event = Event::builder(EventKind::LeakBlocked)
+            .session_id(job.id())
+            .action("network")
+            .resource(host_port)
+            .blocked(true)
+            .field("job", job.id())
+            .field("direction", "response")
+            .field("kinds", "injected_credential");
+        record(shared, event).await;
+    }
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    Response::from_parts(
+        parts,
+        Full::new(body).map_err(|never| match never {}).boxed(),
+    )
+}
+
+/// The kinds of leak found in the request line, headers and body, if any.
+fn leaks_in(shared: &Shared, parts: &http::request::Parts, body: &Bytes) -> Option<Vec<String>> {
+    let detector = Arc::clone(&shared.leaks.read().unwrap_or_else(|e| e.into_inner()));
+    let mut head = Vec::with_capacity(256);
+    head.extend_from_slice(parts.method.as_str().as_bytes());
+    head.push(b' ');
+    head.extend_from_slice(parts.uri.to_string().as_bytes());
+    head.push(b'\n');
+    for (name, value) in &parts.headers {
+        head.extend_from_slice(name.as_str().as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value.as_bytes());
+        head.push(b'\n');
+    }
+    let mut kinds: Vec<String> = detector
+        .scan(&head)
+        .iter()
+        .chain(detector.scan(body).iter())
+        .map(|finding| finding.kind().to_owned())
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    (!kinds.is_empty()).then_some(kinds)
+}
+
+/// Injects the job's credentials for `host`; returns the values injected.
+async fn inject_credentials(
+    shared: &Arc<Shared>,
+    job: &Arc<JobState>,
+    host: &str,
+    request: &mut Request<Full<Bytes>>,
+) -> Result<Vec<SecretValue>, String> {
+    let mappings: Vec<_> = job
+        .grant
+        .credentials
+        .iter()
+        .filter(|mapping| mapping.allows_host(host))
+        .cloned()
+        .collect();
+    if mappings.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some((store, namespace)) = shared.secrets.clone() else {
+        return Err("credentials are granted but the proxy has no secret store".to_owned());
+    };
+    let grant = job.grant.secrets.clone();
+    let fetched = tokio::task::spawn_blocking(move || {
+        let mut values = Vec::with_capacity(mappings.len());
+        for mapping in mappings {
+            if !grant.allows(&mapping.secret_name) {
+                return Err(format!(
+                    "secret {} is not granted to this job",
+                    mapping.secret_name
+                ));
+            }
+            let value = store
+                .get(&namespace, &mapping.secret_name)
+                .map_err(|e| format!("cannot read secret {}: {e}", mapping.secret_name))?;
+            values.push((mapping, value));
+        }
+        Ok(values)
+    })
+    .await
+    .map_err(|e| format!("secret lookup failed: {e}"))??;
+    let mut injected = Vec::with_capacity(fetched.len());
+    for (mapping, value) in fetched {
+        apply_credential(request, &mapping.secret_name, &mapping.location, &value)
+            .map_err(|e| e.to_string())?;
+        injected.push(value);
+    }
+    Ok(injected)
+}
+
+/// Rewrites an absolute-form request to origin form for the upstream, with a `Host`
+/// header that matches the URL (the job's own `Host` header cannot point elsewhere).
+fn to_origin_form<B>(request: &mut Request<B>, authority: &Authority) -> Result<(), &'static str> {
+    let path = request
+        .uri()
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    let uri = Uri::builder()
+        .path_and_query(path)
+        .build()
+        .map_err(|_| "invalid request path")?;
+    *request.uri_mut() = uri;
+    let host = HeaderValue::from_str(authority.as_str()).map_err(|_| "invalid host")?;
+    request.headers_mut().insert(header::HOST, host);
+    Ok(())
+}
+
+/// A detector for exactly these values (every encoding the leak detector knows).
+fn detector_for(values: &[SecretValue]) -> Option<LeakDetector> {
+    LeakDetector::builder()
+        .builtin_patterns(false)
+        .known_secrets(values.iter().map(|v| v.expose().to_vec()))
+        .build()
+        .ok()
+}
+
+const REDACTED: &[u8] = b"[REDACTED]";
+
+fn redact_values(values: &[SecretValue], body: Bytes) -> (Bytes, bool) {
+    let Some(detector) = detector_for(values) else {
+        return (body, false);
+    };
+    let findings = detector.scan(&body);
+    if findings.is_empty() {
+        return (body, false);
+    }
+    let mut out = Vec::with_capacity(body.len());
+    let mut at = 0;
+    for finding in findings {
+        let span = finding.span();
+        if span.start < at {
+            continue;
+        }
+        out.extend_from_slice(&body[at..span.start]);
+        out.extend_from_slice(REDACTED);
+        at = span.end;
+    }
+    out.extend_from_slice(&body[at..]);
+    (Bytes::from(out), true)
+}
+
+fn redact_headers(values: &[SecretValue], headers: http::HeaderMap) -> (http::HeaderMap, bool) {
+    let Some(detector) = detector_for(values) else {
+        return (headers, false);
+    };
+    let mut found = false;
+    let mut clean = http::HeaderMap::with_capacity(headers.len());
+    for (name, value) in &headers {
+        if detector.scan(value.as_bytes()).is_empty() {
+            clean.append(name.clone(), value.clone());
+        } else {
+            found = true;
+            clean.append(name.clone(), HeaderValue::from_static("[REDACTED]"));
+        }
+    }
+    (clean, found)
+}

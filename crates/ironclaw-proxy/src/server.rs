@@ -1,0 +1,520 @@
+//! The proxy itself: accepting connections, authenticating jobs, and handing each
+//! request to the plain-HTTP or CONNECT path.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use ironclaw_audit::{AuditLog, Event, EventKind};
+use ironclaw_policy::{Denied, Resolver, SsrfPolicy, SystemResolver};
+use ironclaw_safety::LeakDetector;
+use ironclaw_secrets::SecretStore;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+use crate::config::{Preset, ProxyConfig};
+use crate::error::ProxyError;
+use crate::identity::{JobRegistry, JobToken, presented_token};
+use crate::job::{JobGrant, JobMetrics, JobState, NetworkAllowlist};
+use crate::{connect, forward};
+
+/// The body type of every response the proxy writes.
+pub(crate) type ProxyBody = BoxBody<Bytes, hyper::Error>;
+
+/// Builds a [`Proxy`].
+#[derive(Debug)]
+pub struct ProxyBuilder {
+    config: ProxyConfig,
+    audit: AuditLog,
+    resolver: Arc<dyn Resolver + Send + Sync>,
+    leaks: Option<LeakDetector>,
+    secrets: Option<(Arc<SecretStore>, String)>,
+    anonymous: Option<JobGrant>,
+    presets: Vec<Preset>,
+}
+
+impl ProxyBuilder {
+    /// Replaces the default settings.
+    pub fn config(mut self, config: ProxyConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Replaces the system resolver (tests inject answers; see the policy crate's
+    /// `StaticResolver`). The resolver is asked at most once per request.
+    pub fn resolver(mut self, resolver: Arc<dyn Resolver + Send + Sync>) -> Self {
+        self.resolver = resolver;
+        self
+    }
+
+    /// The leak detector requests are scanned with. Default: the built-in credential
+    /// patterns only; give one that also knows every stored secret value.
+    pub fn leak_detector(mut self, detector: LeakDetector) -> Self {
+        self.leaks = Some(detector);
+        self
+    }
+
+    /// Where injected credentials come from: a secret store and the namespace to read.
+    /// Without it, a job whose grant names credentials gets `502` for those requests.
+    pub fn secret_store(mut self, store: Arc<SecretStore>, namespace: impl Into<String>) -> Self {
+        self.secrets = Some((store, namespace.into()));
+        self
+    }
+
+    /// Lets requests without `Proxy-Authorization` act as this job. For the standalone
+    /// `ironclaw proxy serve` command; never for sandboxed jobs, which must each have
+    /// their own token.
+    pub fn anonymous(mut self, grant: JobGrant) -> Self {
+        self.anonymous = Some(grant);
+        self
+    }
+
+    /// Allows a preset group of hosts for every job.
+    pub fn preset(mut self, preset: Preset) -> Self {
+        self.presets.push(preset);
+        self
+    }
+
+    /// Checks the settings and builds the proxy.
+    pub fn build(self) -> Result<Proxy, ProxyError> {
+        let limits = &self.config.limits;
+        if limits.max_header_bytes < 8192 {
+            return Err(ProxyError::InvalidConfig {
+                key: "limits.max_header_bytes",
+                reason: "must be at least 8192".to_owned(),
+            });
+        }
+        if limits.max_concurrent_requests_per_job == 0 || limits.max_tunnels_per_job == 0 {
+            return Err(ProxyError::InvalidConfig {
+                key: "limits.max_concurrent_requests_per_job",
+                reason: "concurrency limits must be at least 1".to_owned(),
+            });
+        }
+        let mut global_rules = self.config.global_allow.clone();
+        for preset in &self.presets {
+            global_rules.extend(preset.hosts().iter().map(|h| (*h).to_owned()));
+        }
+        let global = NetworkAllowlist::new(&global_rules)?;
+        let leaks = match self.leaks {
+            Some(detector) => detector,
+            None => {
+                LeakDetector::with_builtin_patterns().map_err(|e| ProxyError::InvalidConfig {
+                    key: "leak_detector",
+                    reason: e.to_string(),
+                })?
+            }
+        };
+        let anonymous = self
+            .anonymous
+            .map(|grant| Arc::new(JobState::new(grant, &self.config.limits)));
+        Ok(Proxy {
+            shared: Arc::new(Shared {
+                connections: Arc::new(Semaphore::new(self.config.max_connections)),
+                config: self.config,
+                audit: self.audit,
+                resolver: self.resolver,
+                ssrf: SsrfPolicy::new(),
+                leaks: RwLock::new(Arc::new(leaks)),
+                secrets: self.secrets,
+                jobs: JobRegistry::default(),
+                anonymous,
+                global,
+            }),
+        })
+    }
+}
+
+/// State shared by every connection.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: ProxyConfig,
+    pub(crate) audit: AuditLog,
+    pub(crate) resolver: Arc<dyn Resolver + Send + Sync>,
+    pub(crate) ssrf: SsrfPolicy,
+    pub(crate) leaks: RwLock<Arc<LeakDetector>>,
+    pub(crate) secrets: Option<(Arc<SecretStore>, String)>,
+    pub(crate) jobs: JobRegistry,
+    pub(crate) anonymous: Option<Arc<JobState>>,
+    pub(crate) global: NetworkAllowlist,
+    connections: Arc<Semaphore>,
+}
+
+/// The egress proxy. Cheap to clone; clones share jobs, counters and the audit log.
+#[derive(Debug, Clone)]
+pub struct Proxy {
+    shared: Arc<Shared>,
+}
+
+impl Proxy {
+    /// Starts building a proxy that audits to `audit`.
+    pub fn builder(audit: AuditLog) -> ProxyBuilder {
+        ProxyBuilder {
+            config: ProxyConfig::default(),
+            audit,
+            resolver: Arc::new(SystemResolver),
+            leaks: None,
+            secrets: None,
+            anonymous: None,
+            presets: Vec::new(),
+        }
+    }
+
+    /// Registers a job: requests presenting `token` act under `grant`. A second token
+    /// for the same job id is allowed (both work until the job is removed).
+    pub fn add_job(&self, token: &JobToken, grant: JobGrant) {
+        let state = Arc::new(JobState::new(grant, &self.shared.config.limits));
+        self.shared.jobs.insert(token, state);
+    }
+
+    /// Revokes every token of a job (on cleanup). Open tunnels finish on their own
+    /// timeouts; new requests get `407`. Returns whether the job was known.
+    pub fn remove_job(&self, job_id: &str) -> bool {
+        self.shared.jobs.remove_job(job_id)
+    }
+
+    /// The job's counters, if it is registered (or is the anonymous job).
+    pub fn metrics(&self, job_id: &str) -> Option<JobMetrics> {
+        if let Some(anonymous) = &self.shared.anonymous
+            && anonymous.id() == job_id
+        {
+            return Some(anonymous.metrics());
+        }
+        self.shared.jobs.find(job_id).map(|job| job.metrics())
+    }
+
+    /// Replaces the leak detector (for example after a secret was added to the store).
+    pub fn set_leak_detector(&self, detector: LeakDetector) {
+        let mut leaks = self.shared.leaks.write().unwrap_or_else(|e| e.into_inner());
+        *leaks = Arc::new(detector);
+    }
+
+    /// Binds the configured address.
+    pub async fn bind(&self) -> Result<TcpListener, ProxyError> {
+        let addr = self.shared.config.listen;
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| ProxyError::Bind { addr, source })
+    }
+
+    /// Serves connections from `listener` until the task is dropped or the listener
+    /// fails.
+    pub async fn serve(&self, listener: TcpListener) -> Result<(), ProxyError> {
+        loop {
+            let (stream, peer) = listener.accept().await.map_err(ProxyError::Accept)?;
+            let Ok(permit) = Arc::clone(&self.shared.connections).try_acquire_owned() else {
+                tracing::warn!(%peer, "connection limit reached; closing connection");
+                drop(stream);
+                continue;
+            };
+            let shared = Arc::clone(&self.shared);
+            tokio::spawn(async move {
+                serve_connection(shared, stream, peer).await;
+                drop(permit);
+            });
+        }
+    }
+}
+
+async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let io = TokioIo::new(stream);
+    let service_shared = Arc::clone(&shared);
+    let service = service_fn(move |request: Request<Incoming>| {
+        let shared = Arc::clone(&service_shared);
+        async move { Ok::<_, Infallible>(handle(shared, request).await) }
+    });
+    let connection = http1::Builder::new()
+        .max_buf_size(shared.config.limits.max_header_bytes.max(64 * 1024))
+        .max_header_size(shared.config.limits.max_header_bytes)
+        .max_headers(128)
+        .header_read_timeout(Some(Duration::from_secs(30)))
+        .timer(hyper_util::rt::TokioTimer::new())
+        .serve_connection(io, service)
+        .with_upgrades();
+    if let Err(err) = connection.await
+        && err.is_parse_too_large()
+    {
+        // Refused before any identity was known.
+        audit_block(&shared, None, &peer.to_string(), "request head too large").await;
+    }
+}
+
+/// Routes one request. Every refusal is audited before it is answered.
+async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<ProxyBody> {
+    let Some(job) = identify(&shared, &request) else {
+        return proxy_auth_required();
+    };
+    let resource = request
+        .uri()
+        .authority()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| request.uri().to_string());
+    if !job.rate.try_acquire() {
+        return deny(
+            &shared,
+            &job,
+            &resource,
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate limit: too many requests per minute",
+        )
+        .await;
+    }
+    let Ok(_slot) = Arc::clone(&job.connections).try_acquire_owned() else {
+        return deny(
+            &shared,
+            &job,
+            &resource,
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many concurrent requests",
+        )
+        .await;
+    };
+    if request.method() == Method::CONNECT {
+        connect::handle(&shared, &job, request).await
+    } else {
+        forward::handle(&shared, &job, request).await
+    }
+}
+
+/// The job a request acts for: its token's job, else the anonymous job when the proxy
+/// has one and the request presents no token at all.
+fn identify<B>(shared: &Shared, request: &Request<B>) -> Option<Arc<JobState>> {
+    let has_header = request
+        .headers()
+        .contains_key(http::header::PROXY_AUTHORIZATION);
+    match presented_token(request.headers()) {
+        Some(token) => shared.jobs.authenticate(&token),
+        None if !has_header => shared.anonymous.clone(),
+        None => None,
+    }
+}
+
+fn proxy_auth_required() -> Response<ProxyBody> {
+    let mut response = text_response(
+        StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+        "proxy authentication required\n",
+    );
+    response.headers_mut().insert(
+        http::header::PROXY_AUTHENTICATE,
+        http::HeaderValue::from_static("Basic realm=\"ironclaw\""),
+    );
+    response
+}
+
+/// A plain-text response.
+pub(crate) fn text_response(status: StatusCode, text: &str) -> Response<ProxyBody> {
+    let body = Full::new(Bytes::from(text.to_owned()))
+        .map_err(|never| match never {})
+        .boxed();
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// Audits a refusal as `NETWORK_BLOCK` and answers it.
+pub(crate) async fn deny(
+    shared: &Shared,
+    job: &JobState,
+    resource: &str,
+    status: StatusCode,
+    reason: &str,
+) -> Response<ProxyBody> {
+    job.count_denied();
+    audit_block(shared, Some(job), resource, reason).await;
+    text_response(status, &format!("ironclaw proxy: {reason}\n"))
+}
+
+/// Audits a policy denial with its kind.
+pub(crate) async fn deny_policy(
+    shared: &Shared,
+    job: &JobState,
+    resource: &str,
+    denied: &Denied,
+) -> Response<ProxyBody> {
+    let reason = format!("{}: {}", denied.kind.as_str(), denied.detail);
+    deny(shared, job, resource, StatusCode::FORBIDDEN, &reason).await
+}
+
+/// Writes a `NETWORK_BLOCK` record. The record is durable before the caller answers.
+pub(crate) async fn audit_block(
+    shared: &Shared,
+    job: Option<&JobState>,
+    resource: &str,
+    reason: &str,
+) {
+    let (host, port) = split_resource(resource);
+    let mut event = Event::builder(EventKind::NetworkBlock)
+        .action("network")
+        .resource(resource)
+        .blocked(true)
+        .field("reason", reason)
+        .field("host", host);
+    if let Some(port) = port {
+        event = event.field("port", port);
+    }
+    if let Some(job) = job {
+        event = event
+            .session_id(job.id())
+            .field("job", job.id())
+            .granted(job.grant.network.rules().iter().cloned());
+        if let Some(skill) = &job.grant.skill {
+            event = event.skill(skill.clone());
+        }
+    }
+    record(shared, event).await;
+}
+
+/// Builds and durably records an event; a failure is logged (the refusal stands).
+pub(crate) async fn record(shared: &Shared, builder: ironclaw_audit::EventBuilder) {
+    let event = match builder.build() {
+        Ok(event) => event,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot build audit event");
+            return;
+        }
+    };
+    let audit = shared.audit.clone();
+    let result = tokio::task::spawn_blocking(move || audit.record(event)).await;
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::error!(error = %err, "cannot write audit record"),
+        Err(err) => tracing::error!(error = %err, "audit task failed"),
+    }
+}
+
+fn split_resource(resource: &str) -> (String, Option<u16>) {
+    match resource.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() => match port.parse::<u16>() {
+            Ok(port) => (host.trim_matches(['[', ']']).to_owned(), Some(port)),
+            Err(_) => (resource.to_owned(), None),
+        },
+        _ => (resource.to_owned(), None),
+    }
+}
+
+/// Resolves `host` once and returns addresses that passed the SSRF rules (or, with
+/// the unsafe testing switch, every answer). Honours the DNS timeout.
+pub(crate) async fn resolve(
+    shared: &Arc<Shared>,
+    host: &str,
+    port: u16,
+) -> Result<Vec<SocketAddr>, Resolution> {
+    let worker_shared = Arc::clone(shared);
+    let host_owned = host.to_owned();
+    let lookup = tokio::task::spawn_blocking(move || {
+        if worker_shared.config.allow_private_addresses_unsafe {
+            let literal = host_owned.trim_matches(['[', ']']);
+            if let Ok(ip) = literal.parse::<std::net::IpAddr>() {
+                return Ok(vec![SocketAddr::new(ip, port)]);
+            }
+            return worker_shared
+                .resolver
+                .resolve(&host_owned, port)
+                .map(|ips| {
+                    ips.into_iter()
+                        .map(|ip| SocketAddr::new(ip, port))
+                        .collect()
+                })
+                .map_err(|e| Resolution::Failed(e.to_string()));
+        }
+        worker_shared
+            .ssrf
+            .resolve_checked(worker_shared.resolver.as_ref(), &host_owned, port)
+            .map_err(Resolution::Denied)
+    });
+    match tokio::time::timeout(shared.config.timeouts.dns, lookup).await {
+        Err(_) => Err(Resolution::TimedOut),
+        Ok(Err(join)) => Err(Resolution::Failed(join.to_string())),
+        Ok(Ok(Ok(addrs))) if addrs.is_empty() => {
+            Err(Resolution::Failed(format!("{host} has no address")))
+        }
+        Ok(Ok(result)) => result,
+    }
+}
+
+/// Why a name could not be turned into addresses to connect to.
+#[derive(Debug)]
+pub(crate) enum Resolution {
+    Denied(Denied),
+    TimedOut,
+    Failed(String),
+}
+
+/// Connects to the first checked address that answers within the connect timeout.
+pub(crate) async fn connect_checked(
+    shared: &Shared,
+    addrs: &[SocketAddr],
+) -> Result<(TcpStream, SocketAddr), String> {
+    let mut last = String::from("no address");
+    for addr in addrs {
+        match tokio::time::timeout(shared.config.timeouts.connect, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                return Ok((stream, *addr));
+            }
+            Ok(Err(err)) => last = format!("connect to {addr} failed: {err}"),
+            Err(_) => last = format!("connect to {addr} timed out"),
+        }
+    }
+    Err(last)
+}
+
+/// Answers a failed resolution: denials are `403`, timeouts `504`, failures `502`.
+pub(crate) async fn deny_resolution(
+    shared: &Shared,
+    job: &JobState,
+    resource: &str,
+    resolution: Resolution,
+) -> Response<ProxyBody> {
+    match resolution {
+        Resolution::Denied(denied) => deny_policy(shared, job, resource, &denied).await,
+        Resolution::TimedOut => {
+            deny(
+                shared,
+                job,
+                resource,
+                StatusCode::GATEWAY_TIMEOUT,
+                "dns timeout",
+            )
+            .await
+        }
+        Resolution::Failed(why) => {
+            deny(
+                shared,
+                job,
+                resource,
+                StatusCode::BAD_GATEWAY,
+                &format!("dns: {why}"),
+            )
+            .await
+        }
+    }
+}
+
+/// The rule that lets the job reach `host:port`: the job's own grants, then the global
+/// presets and extra domains.
+pub(crate) fn allowed_rule(
+    shared: &Shared,
+    job: &JobState,
+    host: &str,
+    port: u16,
+    default_port: u16,
+) -> Option<String> {
+    job.grant
+        .network
+        .allows(host, port, default_port)
+        .or_else(|| shared.global.allows(host, port, default_port))
+}

@@ -1,0 +1,1016 @@
+//! The proxy over real sockets: loopback upstreams (HTTP, and HTTPS with an rcgen
+//! certificate), reached through the proxy by curl and by raw TCP clients.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::convert::Infallible;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use ironclaw_audit::{AuditConfig, AuditLog};
+use ironclaw_policy::{ResolveError, Resolver, StaticResolver};
+use ironclaw_proxy::{JobGrant, JobToken, Limits, NetworkAllowlist, Proxy, ProxyConfig};
+use ironclaw_secrets::{
+    CredentialLocation, CredentialMapping, SecretGrant, SecretStore, SecretValue,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+// ---------------------------------------------------------------------------------
+// Upstreams
+
+/// What an upstream received: the request head as text, and the body.
+#[derive(Debug, Clone)]
+struct Received {
+    head: String,
+    body: Vec<u8>,
+}
+
+#[derive(Debug, Default)]
+struct Upstream {
+    received: Mutex<Vec<Received>>,
+}
+
+impl Upstream {
+    fn hits(&self) -> usize {
+        self.received.lock().unwrap().len()
+    }
+
+    fn last(&self) -> Received {
+        self.received
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .expect("upstream got no request")
+    }
+}
+
+/// Answers every request with the request head it saw (an echo server: the worst case
+/// for a credential the tool must not read back).
+async fn echo(
+    upstream: Arc<Upstream>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let mut head = format!("{} {}\n", request.method(), request.uri());
+    for (name, value) in request.headers() {
+        head.push_str(&format!(
+            "{}: {}\n",
+            name,
+            String::from_utf8_lossy(value.as_bytes())
+        ));
+    }
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes().to_vec())
+        .unwrap_or_default();
+    upstream.received.lock().unwrap().push(Received {
+        head: head.clone(),
+        body,
+    });
+    Ok(Response::builder()
+        .header("x-upstream", "echo")
+        .body(Full::new(Bytes::from(head)))
+        .unwrap())
+}
+
+async fn spawn_http_upstream(ip: Ipv4Addr) -> (SocketAddr, Arc<Upstream>) {
+    let listener = TcpListener::bind((ip, 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let upstream = Arc::new(Upstream::default());
+    let shared = Arc::clone(&upstream);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let upstream = Arc::clone(&shared);
+            tokio::spawn(async move {
+                let service = service_fn(move |req| echo(Arc::clone(&upstream), req));
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (addr, upstream)
+}
+
+/// An HTTPS upstream for `api.test` with a fresh self-signed certificate; returns the
+/// address and the certificate's PEM for the client to trust.
+async fn spawn_https_upstream() -> (SocketAddr, Arc<Upstream>, String) {
+    let certified = rcgen::generate_simple_self_signed(vec!["api.test".to_owned()]).unwrap();
+    let cert_pem = certified.cert.pem();
+    let cert_der = certified.cert.der().clone();
+    let key_der =
+        rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert_der], key_der)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let upstream = Arc::new(Upstream::default());
+    let shared = Arc::clone(&upstream);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            let upstream = Arc::clone(&shared);
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let service = service_fn(move |req| echo(Arc::clone(&upstream), req));
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    (addr, upstream, cert_pem)
+}
+
+// ---------------------------------------------------------------------------------
+// The proxy under test
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    audit_path: std::path::PathBuf,
+    proxy: Proxy,
+    addr: SocketAddr,
+    token: JobToken,
+    store: Arc<SecretStore>,
+}
+
+impl Harness {
+    fn audit_lines(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.audit_path)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn audited(&self, event: &str) -> Vec<serde_json::Value> {
+        self.audit_lines()
+            .into_iter()
+            .filter(|l| l["event"] == event)
+            .collect()
+    }
+
+    fn proxy_url(&self) -> String {
+        format!("http://job:{}@{}", self.token.expose(), self.addr)
+    }
+}
+
+struct Options {
+    global_allow: Vec<String>,
+    timeouts: ironclaw_proxy::Timeouts,
+    grants: Vec<String>,
+    limits: Limits,
+    unsafe_private: bool,
+    resolver: Option<Arc<dyn Resolver + Send + Sync>>,
+    credentials: Vec<CredentialMapping>,
+    secret_grant: Vec<&'static str>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            global_allow: Vec::new(),
+            timeouts: ironclaw_proxy::Timeouts::default(),
+            grants: Vec::new(),
+            limits: Limits::default(),
+            unsafe_private: true,
+            resolver: None,
+            credentials: Vec::new(),
+            secret_grant: Vec::new(),
+        }
+    }
+}
+
+fn test_resolver() -> Arc<dyn Resolver + Send + Sync> {
+    let mut resolver = StaticResolver::new();
+    resolver
+        .insert("api.test", IpAddr::V4(Ipv4Addr::LOCALHOST))
+        .unwrap();
+    resolver
+        .insert("other.test", IpAddr::V4(Ipv4Addr::LOCALHOST))
+        .unwrap();
+    resolver
+        .insert("internal.example", IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7)))
+        .unwrap();
+    Arc::new(resolver)
+}
+
+async fn start(options: Options) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let audit_path = dir.path().join("audit.log");
+    let audit = AuditLog::open(AuditConfig::new(&audit_path)).unwrap();
+    let store = Arc::new(SecretStore::open_dir(&dir.path().join("secrets"), None).unwrap());
+    let config = ProxyConfig {
+        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        limits: options.limits.clone(),
+        timeouts: options.timeouts.clone(),
+        global_allow: options.global_allow.clone(),
+        allow_private_addresses_unsafe: options.unsafe_private,
+        ..ProxyConfig::default()
+    };
+    let proxy = Proxy::builder(audit)
+        .config(config)
+        .resolver(options.resolver.unwrap_or_else(test_resolver))
+        .secret_store(Arc::clone(&store), "default")
+        .build()
+        .unwrap();
+    let token = JobToken::generate().unwrap();
+    let mut grant = JobGrant::new("job-1");
+    grant.skill = Some("fetcher".to_owned());
+    grant.network = NetworkAllowlist::new(&options.grants).unwrap();
+    grant.credentials = options.credentials;
+    grant.secrets = SecretGrant::new(options.secret_grant);
+    proxy.add_job(&token, grant);
+    let listener = proxy.bind().await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let serving = proxy.clone();
+    tokio::spawn(async move { serving.serve(listener).await });
+    Harness {
+        _dir: dir,
+        audit_path,
+        proxy,
+        addr,
+        token,
+        store,
+    }
+}
+
+/// Runs curl (a real, independent client) and returns (status, headers+body text).
+async fn curl(args: Vec<String>) -> (u16, String) {
+    tokio::task::spawn_blocking(move || {
+        let output = Command::new("curl")
+            .args(["-s", "-S", "-i", "--max-time", "10", "--noproxy", ""])
+            .args(&args)
+            .output()
+            .expect("curl must be installed (cargo xtask ci installs it)");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        // With -i and a proxy tunnel, curl prints the CONNECT answer first; take the
+        // last status line.
+        let status = text
+            .lines()
+            .rfind(|l| l.starts_with("HTTP/"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (
+            status,
+            format!("{text}{}", String::from_utf8_lossy(&output.stderr)),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+async fn curl_via(h: &Harness, url: &str, extra: &[&str]) -> (u16, String) {
+    let mut args = vec!["-x".to_owned(), h.proxy_url(), url.to_owned()];
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    curl(args).await
+}
+
+/// Sends raw bytes to the proxy and returns the status of the first answer.
+async fn raw(addr: SocketAddr, bytes: &[u8]) -> u16 {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+fn basic(token: &JobToken) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(format!("job:{}", token.expose()))
+}
+
+// ---------------------------------------------------------------------------------
+// Tests
+
+#[tokio::test]
+async fn an_allowed_plain_http_request_goes_through() {
+    let (up_addr, upstream) = spawn_http_upstream(Ipv4Addr::LOCALHOST).await;
+    let h = start(Options {
+        grants: vec![format!("api.test:{}", up_addr.port())],
+        ..Options::default()
+    })
+    .await;
+    let (status, text) = curl_via(
+        &h,
+        &format!("http://api.test:{}/repos/x?y=1", up_addr.port()),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("GET /repos/x?y=1"), "{text}");
+    assert_eq!(upstream.hits(), 1);
+    assert!(
+        upstream
+            .last()
+            .head
+            .contains(&format!("host: api.test:{}", up_addr.port()))
+    );
+    let metrics = h.proxy.metrics("job-1").unwrap();
+    assert_eq!((metrics.allowed, metrics.denied), (1, 0));
+}
+
+#[tokio::test]
+async fn requests_without_a_valid_token_get_407_and_nothing_else() {
+    let (up_addr, upstream) = spawn_http_upstream(Ipv4Addr::LOCALHOST).await;
+    let h = start(Options {
+        grants: vec![format!("api.test:{}", up_addr.port())],
+        ..Options::default()
+    })
+    .await;
+    let url = format!("http://api.test:{}/", up_addr.port());
+    let no_token = curl(vec!["-x".into(), format!("http://{}", h.addr), url.clone()]).await;
+    assert_eq!(no_token.0, 407, "{}", no_token.1);
+    assert!(
+        no_token
+            .1
+            .to_ascii_lowercase()
+            .contains("proxy-authenticate: basic")
+    );
+    let mut wrong = h.token.expose().to_owned();
+    wrong.replace_range(0..1, if wrong.starts_with('0') { "1" } else { "0" });
+    for proxy in [
+        format!("http://job:{wrong}@{}", h.addr),
+        format!("http://job:{}x@{}", h.token.expose(), h.addr),
+        format!("http://job:{}@{}", &h.token.expose()[..63], h.addr),
+        format!("http://job:{}@{}", h.token.expose().to_uppercase(), h.addr),
+        format!("http://job:@{}", h.addr),
+    ] {
+        let (status, text) = curl(vec!["-x".into(), proxy.clone(), url.clone()]).await;
+        assert_eq!(status, 407, "{proxy}: {text}");
+    }
+    // Two credentials on one request are refused too.
+    let request = format!(
+        "GET {url} HTTP/1.1\r\nHost: api.test\r\nProxy-Authorization: Basic {}\r\nProxy-Authorization: Bearer nope\r\n\r\n",
+        basic(&h.token)
+    );
+    assert_eq!(raw(h.addr, request.as_bytes()).await, 407);
+    assert_eq!(upstream.hits(), 0);
+    // A removed job's token stops working.
+    let (status, _) = curl_via(&h, &url, &[]).await;
+    assert_eq!(status, 200);
+    assert!(h.proxy.remove_job("job-1"));
+    let (status, _) = curl_via(&h, &url, &[]).await;
+    assert_eq!(status, 407);
+}
+
+#[tokio::test]
+async fn hosts_and_ports_outside_the_grant_are_denied_and_audited() {
+    let (up_addr, upstream) = spawn_http_upstream(Ipv4Addr::LOCALHOST).await;
+    let port = up_addr.port();
+    let h = start(Options {
+        grants: vec![format!("api.test:{port}"), "*.wild.test".to_owned()],
+        ..Options::default()
+    })
+    .await;
+    for url in [
+        format!("http://other.test:{port}/"),
+        format!("http://api.test.evil.test:{port}/"),
+        format!("http://wild.test:{port}/"),
+        format!("http://x.wild.test:{port}/"),
+        "http://api.test/".to_owned(),
+        format!("http://127.0.0.1:{port}/"),
+    ] {
+        let (status, text) = curl_via(&h, &url, &[]).await;
+        assert_eq!(status, 403, "{url}: {text}");
+    }
+    // Case and a trailing dot do not matter; the allowed host still works.
+    let (status, text) = curl_via(&h, &format!("http://API.Test.:{port}/"), &[]).await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(upstream.hits(), 1);
+    let blocks = h.audited("NETWORK_BLOCK");
+    assert_eq!(blocks.len(), 6, "{blocks:?}");
+    let first = &blocks[0];
+    assert_eq!(first["job"], "job-1");
+    assert_eq!(first["skill"], "fetcher");
+    assert_eq!(first["host"], "other.test");
+    assert_eq!(first["port"], port);
+    assert_eq!(first["blocked"], true);
+    assert!(
+        first["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not in the job's allowlist")
+    );
+}
+
+#[tokio::test]
+async fn an_empty_allowlist_denies_everything() {
+    let (up_addr, upstream) = spawn_http_upstream(Ipv4Addr::LOCALHOST).await;
+    let h = start(Options::default()).await;
+    let (status, text) = curl_via(&h, &format!("http://api.test:{}/", up_addr.port()), &[]).await;
+    assert_eq!(status, 403, "{text}");
+    let (status, _) = curl_via(&h, "https://api.test/", &[]).await;
+    assert_ne!(status, 200);
+    assert_eq!(upstream.hits(), 0);
+    assert!(
+        h.audited("NETWORK_BLOCK")
+            .iter()
+            .all(|e| e["reason"].as_str().unwrap().contains("empty allowlist"))
+    );
+}
+
+#[tokio::test]
+async fn hop_by_hop_and_proxy_headers_are_stripped() {
+    let (up_addr, upstream) = spawn_http_upstream(Ipv4Addr::LOCALHOST).await;
+    let h = start(Options {
+        grants: vec![format!("api.test:{}", up_addr.port())],
+        ..Options::default()
+    })
+    .await;
+    let (status, text) = curl_via(
+        &h,
+        &format!("http://api.test:{}/", up_addr.port()),
+        &[
+            "-H",
+            "Connection: X-Hop",
+            "-H",
+            "X-Hop: 1",
+            "-H",
+            "Keep-Alive: timeout=5",
+            "-H",
+            "TE: trailers",
+            "-H",
+            "Upgrade: websocket",
+            "-H",
+            "Proxy-Connection: keep-alive",
+            "-H",
+            "X-Kept: yes",
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    let head = upstream.last().head.to_ascii_lowercase();
+    for gone in [
+        "x-hop",
+        "keep-alive",
+        "te:",
+        "upgrade",
+        "proxy-",
+        "connection: x-hop",
+    ] {
+        assert!(!head.contains(gone), "{gone} reached upstream:\n{head}");
+    }
+    assert!(head.contains("x-kept: yes"));
+}
+
+#[tokio::test]
+async fn credentials_are_injected_replace_the_tools_own_and_cannot_be_read_back() {
+    let (up_addr, upstream) = spawn_http_upstream(Ipv4Addr::LOCALHOST).await;
+    let secret = "tok_live_9fK2mQ7xLp3Zr8Vb";
+    let h = start(Options {
+        grants: vec![
+            format!("api.test:{}", up_addr.port()),
+            format!("other.test:{}", up_addr.port()),
+        ],
+        credentials: vec![CredentialMapping {
+            secret_name: "api_token".into(),
+            location: CredentialLocation::Bearer,
+            host_patterns: vec!["api.test".into()],
+        }],
+        secret_grant: vec!["api_token"],
+        ..Options::default()
+    })
+    .await;
+    h.store
+        .put("default", "api_token", &SecretValue::from(secret))
+        .unwrap();
+    let (status, text) = curl_via(
+        &h,
+        &format!("http://api.test:{}/", up_addr.port()),
+        &[
+            "-H",
+            "Authorization: Bearer tool-chose-this",
+            "-H",
+            "authorization: Basic c2Vjb25k",
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    // Upstream got exactly one Authorization header: ours.
+    let head = upstream.last().head;
+    let auth: Vec<&str> = head
+        .lines()
+        .filter(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+        .collect();
+    assert_eq!(
+        auth,
+        vec![format!("authorization: Bearer {secret}").as_str()],
+        "{head}"
+    );
+    // The echo of it was redacted before the job saw it, and that was audited.
+    assert!(!text.contains(secret), "{text}");
+    assert!(text.contains("[REDACTED]"), "{text}");
+    let leaks = h.audited("LEAK_BLOCKED");
+    assert_eq!(leaks.len(), 1);
+    assert_eq!(leaks[0]["direction"], "response");
+    // Another host gets no credential.
+    let (status, _) = curl_via(&h, &format!("http://other.test:{}/", up_addr.port()), &[]).await;
+    assert_eq!(status, 200);
+    assert!(!upstream.last().head.contains(secret));
+    // The secret value is in no audit record.
+    assert!(
+        !std::fs::read_to_string(&h.audit_path)
+            .unwrap()
+            .contains(secret)
+    );
+}
+
+#[tokio::test]
+async fn a_credential_outside_the_secret_grant_is_never_sent() {
+    let (up_addr, upstream) = spawn_http_upstream(Ipv4Addr::LOCALHOST).await;
+    let h = start(Options {
+        grants: vec![format!("api.test:{}", up_addr.port())],
+        credentials: vec![CredentialMapping {
+            secret_name: "admin_token".into(),
+            location: CredentialLocation::Header {
+                name: "X-Api-Key".into(),
+            },
+            host_patterns: vec!["api.test".into()],
+        }],
+        secret_grant: vec!["other"],
+        ..Options::default()
+    })
+    .await;
+    h.store
+        .put("default", "admin_token", &SecretValue::from("adm_Zx81kLq0"))
+        .unwrap();
+    let (status, text) = curl_via(&h, &format!("http://api.test:{}/", up_addr.port()), &[]).await;
+    assert_eq!(status, 502, "{text}");
+    assert!(!text.contains("adm_Zx81kLq0"));
+    assert_eq!(upstream.hits(), 0);
+}
+
+#[tokio::test]
+async fn leaks_in_the_request_are_blocked_before_anything_is_sent() {
+    let (up_addr, upstream) = spawn_http_upstream(Ipv4Addr::LOCALHOST).await;
+    let h = start(Options {
+        grants: vec![format!("api.test:{}", up_addr.port())],
+        ..Options::default()
+    })
+    .await;
+    let base = format!("http://api.test:{}/", up_addr.port());
+    let aws = "AKIAIOSFODNN7EXAMPL3";
+    let cases: Vec<(String, Vec<String>)> = vec![
+        (base.clone(), vec!["--data".into(), format!("key={aws}")]),
+        (format!("{base}?k={aws}"), vec![]),
+        (base.clone(), vec!["-H".into(), format!("X-Debug: {aws}")]),
+        (
+            base.clone(),
+            vec![
+                "--data-binary".into(),
+                "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAx\n-----END RSA PRIVATE KEY-----"
+                    .into(),
+            ],
+        ),
+    ];
+    for (url, extra) in &cases {
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let (status, text) = curl_via(&h, url, &extra).await;
+        assert_eq!(status, 403, "{url} {extra:?}: {text}");
+    }
+    assert_eq!(upstream.hits(), 0);
+    let leaks = h.audited("LEAK_BLOCKED");
+    assert_eq!(leaks.len(), cases.len());
+    assert!(leaks.iter().all(|l| l["direction"] == "request"));
+    assert!(
+        !std::fs::read_to_string(&h.audit_path)
+            .unwrap()
+            .contains(aws)
+    );
+}
+
+/// Sends raw bytes and reads until the proxy closes the connection (or 5 s pass).
+async fn raw_until_close(addr: SocketAddr, bytes: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn ambiguous_framing_cannot_smuggle_a_request() {
+    let (up_addr, upstream) = spawn_http_upstream(Ipv4Addr::LOCALHOST).await;
+    let h = start(Options {
+        grants: vec![format!("api.test:{}", up_addr.port())],
+        ..Options::default()
+    })
+    .await;
+    let auth = basic(&h.token);
+    let url = format!("http://api.test:{}/", up_addr.port());
+    let smuggled = format!(
+        "GET {url}smuggled HTTP/1.1\r\nHost: api.test\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
+    );
+
+    // Content-Length and Transfer-Encoding together, in both orders: the chunked
+    // framing wins (RFC 9112 section 6.3), the body is re-framed with a fixed length
+    // upstream, and the connection is closed after the answer, so the bytes after the
+    // chunked body are never read as a second request.
+    for head in [
+        "Content-Length: 4\r\nTransfer-Encoding: chunked",
+        "Transfer-Encoding: chunked\r\nContent-Length: 4",
+    ] {
+        let request = format!(
+            "POST {url} HTTP/1.1\r\nHost: api.test\r\nProxy-Authorization: Basic {auth}\r\n{head}\r\n\r\n3\r\nabc\r\n0\r\n\r\n{smuggled}"
+        );
+        let answer = raw_until_close(h.addr, request.as_bytes()).await;
+        assert_eq!(answer.matches("HTTP/1.1 ").count(), 1, "{answer}");
+    }
+    let seen: Vec<Received> = upstream.received.lock().unwrap().clone();
+    assert!(
+        seen.iter().all(|r| !r.head.contains("smuggled")),
+        "{seen:?}"
+    );
+    assert!(seen.iter().all(|r| r.body == b"abc"), "{seen:?}");
+    assert!(
+        seen.iter()
+            .all(|r| r.head.contains("content-length: 3") && !r.head.contains("transfer-encoding")),
+        "{seen:?}"
+    );
+
+    // Conflicting lengths and encodings other than chunked are refused outright.
+    let two_cl = format!(
+        "POST {url} HTTP/1.1\r\nHost: api.test\r\nProxy-Authorization: Basic {auth}\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcd"
+    );
+    assert_eq!(raw(h.addr, two_cl.as_bytes()).await, 400);
+    for te in ["gzip, chunked", "chunked, gzip", "xchunked"] {
+        let request = format!(
+            "POST {url} HTTP/1.1\r\nHost: api.test\r\nProxy-Authorization: Basic {auth}\r\nTransfer-Encoding: {te}\r\n\r\n0\r\n\r\n"
+        );
+        assert_eq!(raw(h.addr, request.as_bytes()).await, 400, "{te}");
+    }
+    let before = seen.len();
+    assert_eq!(upstream.hits(), before);
+}
+
+#[tokio::test]
+async fn limits_answer_with_their_own_status() {
+    let (up_addr, upstream) = spawn_http_upstream(Ipv4Addr::LOCALHOST).await;
+    let limits = Limits {
+        max_body_bytes: 1024,
+        requests_per_minute_per_job: 0,
+        ..Limits::default()
+    };
+    let h = start(Options {
+        grants: vec![format!("api.test:{}", up_addr.port())],
+        limits,
+        ..Options::default()
+    })
+    .await;
+    let url = format!("http://api.test:{}/", up_addr.port());
+    let big = "a".repeat(2048);
+    let (status, text) = curl_via(&h, &url, &["--data-binary", &big]).await;
+    assert_eq!(status, 413, "{text}");
+    // A chunked body without a declared length is limited while it is read.
+    let (status, text) = curl_via(
+        &h,
+        &url,
+        &["-H", "Transfer-Encoding: chunked", "--data-binary", &big],
+    )
+    .await;
+    assert_eq!(status, 413, "{text}");
+    let huge_header = format!("X-Big: {}", "b".repeat(40 * 1024));
+    let (status, text) = curl_via(&h, &url, &["-H", &huge_header]).await;
+    assert_eq!(status, 431, "{text}");
+    assert_eq!(upstream.hits(), 0);
+    let reasons: Vec<String> = h
+        .audited("NETWORK_BLOCK")
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("body over the limit")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("head too large")),
+        "{reasons:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_request_rate_per_job_is_limited() {
+    let (up_addr, upstream) = spawn_http_upstream(Ipv4Addr::LOCALHOST).await;
+    let limits = Limits {
+        requests_per_minute_per_job: 3,
+        ..Limits::default()
+    };
+    let h = start(Options {
+        grants: vec![format!("api.test:{}", up_addr.port())],
+        limits,
+        ..Options::default()
+    })
+    .await;
+    let url = format!("http://api.test:{}/", up_addr.port());
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(curl_via(&h, &url, &[]).await.0);
+    }
+    assert_eq!(statuses, vec![200, 200, 200, 429, 429]);
+    assert_eq!(upstream.hits(), 3);
+    assert_eq!(h.audited("NETWORK_BLOCK").len(), 2);
+}
+
+#[tokio::test]
+async fn https_goes_through_a_connect_tunnel_to_the_allowed_port_only() {
+    let (up_addr, upstream, cert_pem) = spawn_https_upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, cert_pem).unwrap();
+    let h = start(Options {
+        grants: vec![format!("api.test:{}", up_addr.port())],
+        ..Options::default()
+    })
+    .await;
+    let url = format!("https://api.test:{}/secure", up_addr.port());
+    let (status, text) = curl_via(&h, &url, &["--cacert", ca.to_str().unwrap()]).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("GET /secure"));
+    assert_eq!(upstream.hits(), 1);
+    // The port must be the granted one; a rule without a port means 443 only.
+    let h2 = start(Options {
+        grants: vec!["api.test".to_owned()],
+        ..Options::default()
+    })
+    .await;
+    let (status, text) = curl_via(&h2, &url, &["--cacert", ca.to_str().unwrap()]).await;
+    assert_ne!(status, 200, "{text}");
+    assert_eq!(h2.audited("NETWORK_BLOCK").len(), 1);
+    assert_eq!(upstream.hits(), 1);
+    // Tunnel bytes are counted for the job once the tunnel closes.
+    let mut metrics = h.proxy.metrics("job-1").unwrap();
+    for _ in 0..50 {
+        if metrics.bytes_down > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        metrics = h.proxy.metrics("job-1").unwrap();
+    }
+    assert_eq!(metrics.allowed, 1);
+    assert!(
+        metrics.bytes_up > 100 && metrics.bytes_down > 100,
+        "{metrics:?}"
+    );
+}
+
+#[tokio::test]
+async fn tunnels_per_job_are_limited() {
+    let (up_addr, _upstream, _pem) = spawn_https_upstream().await;
+    let limits = Limits {
+        max_tunnels_per_job: 1,
+        ..Limits::default()
+    };
+    let h = start(Options {
+        grants: vec![format!("api.test:{}", up_addr.port())],
+        limits,
+        ..Options::default()
+    })
+    .await;
+    let connect = format!(
+        "CONNECT api.test:{port} HTTP/1.1\r\nHost: api.test:{port}\r\nProxy-Authorization: Basic {}\r\n\r\n",
+        basic(&h.token),
+        port = up_addr.port()
+    );
+    let mut first = TcpStream::connect(h.addr).await.unwrap();
+    first.write_all(connect.as_bytes()).await.unwrap();
+    let mut buf = [0u8; 256];
+    let n = first.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    assert_eq!(raw(h.addr, connect.as_bytes()).await, 429);
+    drop(first);
+}
+
+#[tokio::test]
+async fn private_addresses_are_refused_after_resolution() {
+    let (up_addr, upstream) = spawn_http_upstream(Ipv4Addr::LOCALHOST).await;
+    let port = up_addr.port();
+    let h = start(Options {
+        grants: vec![
+            format!("api.test:{port}"),
+            "internal.example".to_owned(),
+            format!("127.0.0.1:{port}"),
+            "localhost".to_owned(),
+        ],
+        unsafe_private: false,
+        ..Options::default()
+    })
+    .await;
+    for url in [
+        format!("http://api.test:{port}/"),
+        "https://internal.example/".to_owned(),
+        format!("http://127.0.0.1:{port}/"),
+        "https://localhost/".to_owned(),
+    ] {
+        let (status, text) = curl_via(&h, &url, &[]).await;
+        assert_ne!(status, 200, "{url}: {text}");
+    }
+    assert_eq!(upstream.hits(), 0);
+    let reasons: Vec<String> = h
+        .audited("NETWORK_BLOCK")
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r.starts_with("loopback")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.starts_with("private")),
+        "{reasons:?}"
+    );
+}
+
+/// Answers 127.0.0.1 the first time and 127.0.0.2 after that, counting queries.
+#[derive(Debug, Default)]
+struct Rebinder {
+    queries: AtomicUsize,
+}
+
+impl Resolver for Rebinder {
+    fn resolve(&self, _host: &str, _port: u16) -> Result<Vec<IpAddr>, ResolveError> {
+        let n = self.queries.fetch_add(1, Ordering::SeqCst);
+        let ip = if n == 0 {
+            Ipv4Addr::new(127, 0, 0, 1)
+        } else {
+            Ipv4Addr::new(127, 0, 0, 2)
+        };
+        Ok(vec![IpAddr::V4(ip)])
+    }
+}
+
+#[tokio::test]
+async fn a_name_is_resolved_once_and_the_checked_address_is_used() {
+    let (first_addr, first) = spawn_http_upstream(Ipv4Addr::new(127, 0, 0, 1)).await;
+    // Something else listens on the rebinding target's address.
+    let second_listener =
+        std::net::TcpListener::bind((Ipv4Addr::new(127, 0, 0, 2), first_addr.port()));
+    let rebinder = Arc::new(Rebinder::default());
+    let h = start(Options {
+        grants: vec![format!("rebind.test:{}", first_addr.port())],
+        resolver: Some(rebinder.clone()),
+        ..Options::default()
+    })
+    .await;
+    let (status, text) = curl_via(
+        &h,
+        &format!("http://rebind.test:{}/", first_addr.port()),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(rebinder.queries.load(Ordering::SeqCst), 1);
+    assert_eq!(first.hits(), 1);
+    drop(second_listener);
+}
+
+#[tokio::test]
+async fn the_anonymous_identity_serves_requests_without_a_token() {
+    let (up_addr, upstream) = spawn_http_upstream(Ipv4Addr::LOCALHOST).await;
+    let dir = tempfile::tempdir().unwrap();
+    let audit = AuditLog::open(AuditConfig::new(dir.path().join("audit.log"))).unwrap();
+    let mut grant = JobGrant::new("anonymous");
+    grant.network = NetworkAllowlist::new([format!("api.test:{}", up_addr.port())]).unwrap();
+    let proxy = Proxy::builder(audit)
+        .config(ProxyConfig {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            allow_private_addresses_unsafe: true,
+            ..ProxyConfig::default()
+        })
+        .resolver(test_resolver())
+        .anonymous(grant)
+        .build()
+        .unwrap();
+    let listener = proxy.bind().await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let serving = proxy.clone();
+    tokio::spawn(async move { serving.serve(listener).await });
+    let url = format!("http://api.test:{}/", up_addr.port());
+    let (status, text) = curl(vec!["-x".into(), format!("http://{addr}"), url.clone()]).await;
+    assert_eq!(status, 200, "{text}");
+    // A wrong token is not silently treated as anonymous.
+    let (status, _) = curl(vec!["-x".into(), format!("http://x:y@{addr}"), url]).await;
+    assert_eq!(status, 407);
+    assert_eq!(upstream.hits(), 1);
+    assert_eq!(proxy.metrics("anonymous").unwrap().allowed, 1);
+}
+
+/// Takes its time to answer.
+#[derive(Debug)]
+struct SlowResolver;
+
+impl Resolver for SlowResolver {
+    fn resolve(&self, _host: &str, _port: u16) -> Result<Vec<IpAddr>, ResolveError> {
+        std::thread::sleep(Duration::from_secs(2));
+        Ok(vec![IpAddr::V4(Ipv4Addr::LOCALHOST)])
+    }
+}
+
+#[tokio::test]
+async fn a_slow_resolver_times_out_with_504() {
+    let (up_addr, upstream) = spawn_http_upstream(Ipv4Addr::LOCALHOST).await;
+    let timeouts = ironclaw_proxy::Timeouts {
+        dns: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let h = start(Options {
+        grants: vec![format!("slow.test:{}", up_addr.port())],
+        resolver: Some(Arc::new(SlowResolver)),
+        timeouts,
+        ..Options::default()
+    })
+    .await;
+    let (status, text) = curl_via(&h, &format!("http://slow.test:{}/", up_addr.port()), &[]).await;
+    assert_eq!(status, 504, "{text}");
+    assert_eq!(upstream.hits(), 0);
+    assert_eq!(h.audited("NETWORK_BLOCK")[0]["reason"], "dns timeout");
+}
+
+#[tokio::test]
+async fn concurrent_requests_per_job_are_limited() {
+    // An upstream that accepts and never answers holds the job's only slot.
+    let silent = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            held.push(stream);
+        }
+    });
+    let limits = Limits {
+        max_concurrent_requests_per_job: 1,
+        ..Limits::default()
+    };
+    let h = start(Options {
+        grants: vec![format!("api.test:{silent_port}")],
+        limits,
+        ..Options::default()
+    })
+    .await;
+    let hanging = format!(
+        "GET http://api.test:{silent_port}/ HTTP/1.1\r\nHost: api.test\r\nProxy-Authorization: Basic {}\r\n\r\n",
+        basic(&h.token)
+    );
+    let mut first = TcpStream::connect(h.addr).await.unwrap();
+    first.write_all(hanging.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(raw(h.addr, hanging.as_bytes()).await, 429);
+    let reasons: Vec<String> = h
+        .audited("NETWORK_BLOCK")
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(reasons, vec!["too many concurrent requests"]);
+    drop(first);
+}
+
+#[tokio::test]
+async fn global_extra_domains_apply_to_every_job_only_when_configured() {
+    let (up_addr, upstream) = spawn_http_upstream(Ipv4Addr::LOCALHOST).await;
+    let url = format!("http://other.test:{}/", up_addr.port());
+    let without = start(Options::default()).await;
+    assert_eq!(curl_via(&without, &url, &[]).await.0, 403);
+    let with = start(Options {
+        global_allow: vec![format!("other.test:{}", up_addr.port())],
+        ..Options::default()
+    })
+    .await;
+    assert_eq!(curl_via(&with, &url, &[]).await.0, 200);
+    assert_eq!(upstream.hits(), 1);
+}

@@ -1,0 +1,538 @@
+//! The prompt-injection scanner and the policy that turns findings into an action.
+
+use std::fmt;
+use std::ops::Range;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use base64::Engine as _;
+use regex::{Regex, RegexBuilder};
+
+use crate::normalize::{Invisible, Normalized, fold_str};
+use crate::rules::RULES;
+use crate::{SafetyError, Severity};
+
+/// The seed's injection categories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum InjectionCategory {
+    /// "You are now...", "System:", chat-template tokens, persona swaps.
+    RoleManipulation,
+    /// "Ignore previous instructions" and its translations.
+    InstructionOverride,
+    /// "Send the conversation to...", prompt leaking.
+    DataExfiltration,
+    /// DAN-style jailbreaks and "no restrictions" framing.
+    Jailbreak,
+    /// "The user has approved", "admin override".
+    PermissionEscalation,
+    /// Base64 that decodes to an injection, bidi overrides, zero-width and tag characters.
+    EncodedContent,
+}
+
+impl InjectionCategory {
+    /// The stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RoleManipulation => "role_manipulation",
+            Self::InstructionOverride => "instruction_override",
+            Self::DataExfiltration => "data_exfiltration",
+            Self::Jailbreak => "jailbreak",
+            Self::PermissionEscalation => "permission_escalation",
+            Self::EncodedContent => "encoded_content",
+        }
+    }
+}
+
+impl fmt::Display for InjectionCategory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One detected injection signal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InjectionFinding {
+    category: InjectionCategory,
+    severity: Severity,
+    pattern: &'static str,
+    span: Range<usize>,
+}
+
+impl InjectionFinding {
+    /// The category.
+    pub fn category(&self) -> InjectionCategory {
+        self.category
+    }
+    /// The severity.
+    pub fn severity(&self) -> Severity {
+        self.severity
+    }
+    /// The stable id of the rule that fired, such as `io.ignore_previous`.
+    pub fn pattern_id(&self) -> &'static str {
+        self.pattern
+    }
+    /// Byte offsets into the scanned text; both ends are char boundaries.
+    pub fn span(&self) -> Range<usize> {
+        self.span.clone()
+    }
+}
+
+impl fmt::Display for InjectionFinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({}, {}) at bytes {}..{}",
+            self.category, self.severity, self.pattern, self.span.start, self.span.end
+        )
+    }
+}
+
+/// The result of one scan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InjectionReport {
+    findings: Vec<InjectionFinding>,
+}
+
+impl InjectionReport {
+    /// The findings, ordered by start.
+    pub fn findings(&self) -> &[InjectionFinding] {
+        &self.findings
+    }
+    /// Whether nothing was found.
+    pub fn is_clean(&self) -> bool {
+        self.findings.is_empty()
+    }
+    /// The highest severity found.
+    pub fn max_severity(&self) -> Option<Severity> {
+        self.findings.iter().map(InjectionFinding::severity).max()
+    }
+}
+
+/// Base64 runs shorter than this are not decoded.
+const MIN_BASE64_RUN: usize = 24;
+/// Rule regexes run in this window of bytes around a trigger hit.
+const RULE_BACK: usize = 160;
+const RULE_FWD: usize = 480;
+
+/// A short gap between words: ASCII punctuation, spaces and CJK punctuation. Kept
+/// small on purpose: Unicode-wide classes make the rule automata slow to build.
+const GAP: &str = r"[\x00-\x2F\x3A-\x40\x5B-\x60\x7B-\x7F\x{3000}-\x{303F}]{0,3}";
+/// A letter or digit of any script (everything that is not ASCII punctuation).
+const WORD_CHAR: &str = r"[^\x00-\x2F\x3A-\x40\x5B-\x60\x7B-\x7F]";
+
+struct CompiledRule {
+    regex: Regex,
+}
+
+/// Scans untrusted text for prompt-injection signals. Build once, share freely.
+pub struct InjectionScanner {
+    ac: AhoCorasick,
+    trigger_rules: Vec<Vec<usize>>,
+    rules: Vec<CompiledRule>,
+}
+
+impl fmt::Debug for InjectionScanner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InjectionScanner")
+            .field("rules", &self.rules.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl InjectionScanner {
+    /// Compiles the built-in rules.
+    pub fn new() -> Result<Self, SafetyError> {
+        let mut triggers: Vec<String> = Vec::new();
+        let mut trigger_rules: Vec<Vec<usize>> = Vec::new();
+        let mut rules = Vec::new();
+        for (id, rule) in RULES.iter().enumerate() {
+            let source = fold_str(rule.regex)
+                .replace(' ', GAP)
+                .replace(r"\b", r"(?-u:\b)")
+                .replace(r"\w", WORD_CHAR);
+            let regex = RegexBuilder::new(&format!("(?i){source}"))
+                .size_limit(32 << 20)
+                .build()
+                .map_err(|e| SafetyError::Build {
+                    what: "injection rule",
+                    source: Box::new(e),
+                })?;
+            rules.push(CompiledRule { regex });
+            for t in rule.triggers {
+                let t = fold_str(t).to_lowercase();
+                // Triggers are matched on text whose gaps may be collapsed or widened.
+                for form in [t.clone(), t.replace(' ', ""), t.replace(' ', "   ")] {
+                    match triggers.iter().position(|x| *x == form) {
+                        Some(k) => {
+                            if !trigger_rules[k].contains(&id) {
+                                trigger_rules[k].push(id);
+                            }
+                        }
+                        None => {
+                            triggers.push(form);
+                            trigger_rules.push(vec![id]);
+                        }
+                    }
+                }
+            }
+        }
+        let ac = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&triggers)
+            .map_err(|e| SafetyError::Build {
+                what: "injection trigger",
+                source: Box::new(e),
+            })?;
+        Ok(Self {
+            ac,
+            trigger_rules,
+            rules,
+        })
+    }
+
+    /// Scans one text.
+    pub fn scan(&self, text: &str) -> InjectionReport {
+        let mut findings = self.scan_depth(text, 0);
+        finalize(&mut findings);
+        InjectionReport { findings }
+    }
+
+    fn scan_depth(&self, text: &str, depth: usize) -> Vec<InjectionFinding> {
+        let norm = Normalized::new(text);
+        let mut findings = Vec::new();
+        self.phrase_findings(&norm, &mut findings);
+        invisible_findings(&norm, &mut findings);
+        if depth < 2 {
+            self.base64_findings(text, depth, &mut findings);
+        }
+        findings
+    }
+
+    fn phrase_findings(&self, norm: &Normalized<'_>, out: &mut Vec<InjectionFinding>) {
+        let text: &str = &norm.text;
+        // rule id -> merged windows
+        let mut windows: Vec<(usize, usize, usize)> = Vec::new();
+        for m in self.ac.find_overlapping_iter(text) {
+            for &rid in &self.trigger_rules[m.pattern().as_usize()] {
+                let s = floor_boundary(text, m.start().saturating_sub(RULE_BACK));
+                let e = ceil_boundary(text, (m.end() + RULE_FWD).min(text.len()));
+                if let Some(w) = windows
+                    .iter_mut()
+                    .rev()
+                    .take(8)
+                    .find(|w| w.0 == rid && w.2 >= s)
+                {
+                    w.2 = w.2.max(e);
+                } else {
+                    windows.push((rid, s, e));
+                }
+            }
+        }
+        let mut seen: Vec<(usize, usize, usize)> = Vec::new();
+        for (rid, s, e) in windows {
+            let regex = &self.rules[rid].regex;
+            let hay = &text[..e];
+            let mut pos = s;
+            while pos < e {
+                let Some(m) = regex.find_at(hay, pos) else {
+                    break;
+                };
+                if !seen.contains(&(rid, m.start(), m.end())) {
+                    seen.push((rid, m.start(), m.end()));
+                    let (os, oe) = norm.original_span(m.start(), m.end());
+                    let rule = &RULES[rid];
+                    out.push(InjectionFinding {
+                        category: rule.category,
+                        severity: rule.severity,
+                        pattern: rule.id,
+                        span: os..oe,
+                    });
+                }
+                pos = if m.end() > m.start() {
+                    m.end()
+                } else {
+                    ceil_boundary(text, m.end() + 1)
+                };
+            }
+        }
+    }
+
+    fn base64_findings(&self, text: &str, depth: usize, out: &mut Vec<InjectionFinding>) {
+        let bytes = text.as_bytes();
+        let is_b64 = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_');
+        let mut i = 0;
+        while i < bytes.len() {
+            if !is_b64(bytes[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < bytes.len() && is_b64(bytes[i]) {
+                i += 1;
+            }
+            let body_end = i;
+            while i < bytes.len() && bytes[i] == b'=' && i - body_end < 2 {
+                i += 1;
+            }
+            if body_end - start < MIN_BASE64_RUN {
+                continue;
+            }
+            let body = &bytes[start..body_end];
+            // Needs both cases or digits to be base64 rather than a long word.
+            if !body.iter().any(u8::is_ascii_uppercase) || !body.iter().any(u8::is_ascii_lowercase)
+            {
+                continue;
+            }
+            let Some(decoded) = decode_base64(body) else {
+                continue;
+            };
+            let Ok(inner) = std::str::from_utf8(&decoded) else {
+                continue;
+            };
+            let printable = inner
+                .chars()
+                .filter(|c| !c.is_control() || c.is_whitespace())
+                .count();
+            if printable * 10 < inner.chars().count() * 9 {
+                continue;
+            }
+            let mut inner_findings = self.scan_depth(inner, depth + 1);
+            finalize(&mut inner_findings);
+            if let Some(sev) = inner_findings.iter().map(|f| f.severity).max() {
+                out.push(InjectionFinding {
+                    category: InjectionCategory::EncodedContent,
+                    severity: sev.max(Severity::High),
+                    pattern: "enc.base64_injection",
+                    span: start..i,
+                });
+            }
+        }
+    }
+}
+
+fn decode_base64(body: &[u8]) -> Option<Vec<u8>> {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let usable = body.len() - body.len() % 4;
+    let body = &body[..usable];
+    STANDARD_NO_PAD
+        .decode(body)
+        .or_else(|_| URL_SAFE_NO_PAD.decode(body))
+        .ok()
+}
+
+fn invisible_findings(norm: &Normalized<'_>, out: &mut Vec<InjectionFinding>) {
+    let mut i = 0;
+    let inv = &norm.invisible;
+    while i < inv.len() {
+        let (start, mut end, class) = inv[i];
+        let mut worst = class;
+        let mut count = 1;
+        let mut j = i + 1;
+        while j < inv.len() && inv[j].0 <= end + 16 {
+            end = inv[j].1;
+            if rank(inv[j].2) > rank(worst) {
+                worst = inv[j].2;
+            }
+            count += 1;
+            j += 1;
+        }
+        i = j;
+        let (severity, pattern) = match worst {
+            Invisible::Bidi => (Severity::High, "enc.bidi_control"),
+            Invisible::Tag => (Severity::High, "enc.tag_characters"),
+            Invisible::ZeroWidth if count >= 2 => (Severity::Medium, "enc.zero_width"),
+            Invisible::ZeroWidth => (Severity::Low, "enc.zero_width"),
+            Invisible::Other => continue,
+        };
+        out.push(InjectionFinding {
+            category: InjectionCategory::EncodedContent,
+            severity,
+            pattern,
+            span: start..end,
+        });
+    }
+}
+
+fn rank(c: Invisible) -> u8 {
+    match c {
+        Invisible::Other => 0,
+        Invisible::ZeroWidth => 1,
+        Invisible::Bidi => 2,
+        Invisible::Tag => 3,
+    }
+}
+
+/// Orders findings, drops duplicates, and applies context scoring: a lone
+/// low-severity signal is not reported unless another rule corroborates it.
+fn finalize(findings: &mut Vec<InjectionFinding>) {
+    findings.sort_by(|a, b| {
+        a.span
+            .start
+            .cmp(&b.span.start)
+            .then(b.span.end.cmp(&a.span.end))
+            .then(b.severity.cmp(&a.severity))
+    });
+    findings.dedup_by(|b, a| a.pattern == b.pattern && a.span == b.span);
+    let mut ids: Vec<&str> = findings.iter().map(|f| f.pattern).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.len() < 2 {
+        findings.retain(|f| f.severity > Severity::Low);
+    }
+}
+
+fn floor_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_boundary(s: &str, mut i: usize) -> usize {
+    if i >= s.len() {
+        return s.len();
+    }
+    while !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+/// Injection-defense mode, `security.injectionDefense.mode` (seed 2).
+///
+/// Default `Flag`: findings are surfaced to the model and the audit log, content is
+/// not blocked. `Block` refuses content whose worst finding reaches the block
+/// threshold. `Off` skips scanning (not recommended: no defense at all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InjectionDefenseMode {
+    /// Surface findings, never block (default).
+    #[default]
+    Flag,
+    /// Block content with findings at or above the threshold.
+    Block,
+    /// No scanning.
+    Off,
+}
+
+impl InjectionDefenseMode {
+    /// Parses the config value (`flag`, `block`, `off`).
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "flag" => Some(Self::Flag),
+            "block" => Some(Self::Block),
+            "off" => Some(Self::Off),
+            _ => None,
+        }
+    }
+    /// The config value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Flag => "flag",
+            Self::Block => "block",
+            Self::Off => "off",
+        }
+    }
+}
+
+/// The seed's severity-based actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum InjectionAction {
+    /// Clean the content automatically (the sanitizer).
+    Sanitize,
+    /// Log a warning; allow with a caution flag.
+    Warn,
+    /// Flag for human review.
+    Review,
+    /// Reject the content entirely.
+    Block,
+}
+
+impl InjectionAction {
+    /// The stable lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sanitize => "sanitize",
+            Self::Warn => "warn",
+            Self::Review => "review",
+            Self::Block => "block",
+        }
+    }
+}
+
+/// Maps findings to an action. Defaults: low → warn, medium → sanitize,
+/// high → review, critical → block; mode `flag`; block threshold `high`.
+///
+/// In `Flag` mode a `Block` action is downgraded to `Review` (the seed: flagged but
+/// not automatically blocked). In `Block` mode any finding at or above the threshold
+/// yields `Block`. In `Off` mode the decision is always `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InjectionPolicy {
+    /// The defense mode.
+    pub mode: InjectionDefenseMode,
+    /// Actions for low, medium, high and critical findings.
+    pub actions: [InjectionAction; 4],
+    /// In `Block` mode, the lowest severity that blocks.
+    pub block_threshold: Severity,
+}
+
+impl Default for InjectionPolicy {
+    fn default() -> Self {
+        Self {
+            mode: InjectionDefenseMode::Flag,
+            actions: [
+                InjectionAction::Warn,
+                InjectionAction::Sanitize,
+                InjectionAction::Review,
+                InjectionAction::Block,
+            ],
+            block_threshold: Severity::High,
+        }
+    }
+}
+
+impl InjectionPolicy {
+    /// The action for a report, or `None` when nothing is to be done.
+    pub fn decide(&self, report: &InjectionReport) -> Option<InjectionAction> {
+        let worst = report.max_severity()?;
+        let mapped = self.actions[worst as usize];
+        match self.mode {
+            InjectionDefenseMode::Off => None,
+            InjectionDefenseMode::Flag => Some(if mapped == InjectionAction::Block {
+                InjectionAction::Review
+            } else {
+                mapped
+            }),
+            InjectionDefenseMode::Block => Some(if worst >= self.block_threshold {
+                InjectionAction::Block
+            } else {
+                mapped
+            }),
+        }
+    }
+
+    /// Scans and enforces: an error when the decision is `Block`, else the report.
+    pub fn enforce(
+        &self,
+        scanner: &InjectionScanner,
+        text: &str,
+    ) -> Result<InjectionReport, SafetyError> {
+        if self.mode == InjectionDefenseMode::Off {
+            return Ok(InjectionReport::default());
+        }
+        let report = scanner.scan(text);
+        if self.decide(&report) == Some(InjectionAction::Block) {
+            let mut cats: Vec<&str> = report
+                .findings()
+                .iter()
+                .map(|f| f.category().as_str())
+                .collect();
+            cats.sort_unstable();
+            cats.dedup();
+            return Err(SafetyError::InjectionBlocked {
+                categories: cats.join(","),
+            });
+        }
+        Ok(report)
+    }
+}

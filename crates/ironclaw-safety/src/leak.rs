@@ -1,0 +1,603 @@
+//! The leak detector: registered secrets (raw and encoded) plus built-in credential
+//! formats, one-shot and streaming, with redaction and a caller-applied policy.
+
+use std::fmt;
+use std::ops::Range;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex::bytes::{Regex, RegexBuilder};
+
+use crate::encode::{SecretEncoding, variants};
+use crate::patterns::{BUILTIN, Check, PatternSpec, plausible};
+use crate::{SafetyError, Severity};
+
+/// Registered secrets shorter than this many bytes are refused: they would match
+/// ordinary text.
+pub const MIN_SECRET_LEN: usize = 8;
+
+/// Registered-secret forms are looked up by this many leading bytes, then verified.
+const PREFIX_LEN: usize = 12;
+
+/// Kind name of a finding that matched a registered secret.
+pub const KNOWN_SECRET: &str = "known_secret";
+
+/// One detected leak. It holds the kind, the byte span and a masked preview, never
+/// the matched value, so it is safe to log, print and serialize.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeakFinding {
+    kind: &'static str,
+    severity: Severity,
+    span: Range<usize>,
+    preview: String,
+    encoding: Option<SecretEncoding>,
+    secret_index: Option<usize>,
+}
+
+impl LeakFinding {
+    /// Stable kind name, for example `aws_access_key_id`, `github_pat_classic`,
+    /// `jwt`, `pem_private_key`, `url_password` or [`KNOWN_SECRET`].
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+    /// How serious the exposure is.
+    pub fn severity(&self) -> Severity {
+        self.severity
+    }
+    /// Byte offsets of the secret in the scanned text (absolute stream offsets for
+    /// [`LeakStream`]). For valid UTF-8 input both ends are char boundaries.
+    pub fn span(&self) -> Range<usize> {
+        self.span.clone()
+    }
+    /// A masked preview such as `ghp_****` or `****`; it never contains more than a
+    /// public format prefix.
+    pub fn preview(&self) -> &str {
+        &self.preview
+    }
+    /// For a registered secret, how it was encoded in the text.
+    pub fn encoding(&self) -> Option<SecretEncoding> {
+        self.encoding
+    }
+    /// For a registered secret, its position in registration order.
+    pub fn secret_index(&self) -> Option<usize> {
+        self.secret_index
+    }
+}
+
+impl fmt::Display for LeakFinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({}) at bytes {}..{}: {}",
+            self.kind, self.severity, self.span.start, self.span.end, self.preview
+        )
+    }
+}
+
+/// What the caller does when a leak is found (the seed's three actions). The
+/// detector only reports; the caller applies the action and writes the audit record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LeakAction {
+    /// Refuse to send or return the content (default: fail closed).
+    #[default]
+    Block,
+    /// Let the content pass and record a security event.
+    Log,
+    /// Return an error to the caller that asked for the transfer.
+    Error,
+}
+
+impl LeakAction {
+    /// The stable lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Block => "block",
+            Self::Log => "log",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// Builds a [`LeakDetector`]. Built-in patterns are on by default.
+///
+/// ```
+/// let detector = ironclaw_safety::LeakDetector::builder()
+///     .known_secret("hunter2-but-longer")
+///     .build()?;
+/// assert!(!detector.scan(b"token=aHVudGVyMi1idXQtbG9uZ2Vy").is_empty());
+/// # Ok::<(), ironclaw_safety::SafetyError>(())
+/// ```
+#[derive(Default)]
+pub struct LeakDetectorBuilder {
+    secrets: Vec<Vec<u8>>,
+    builtin: bool,
+    action: LeakAction,
+}
+
+impl fmt::Debug for LeakDetectorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LeakDetectorBuilder")
+            .field("secrets", &self.secrets.len())
+            .field("builtin", &self.builtin)
+            .field("action", &self.action)
+            .finish()
+    }
+}
+
+impl LeakDetectorBuilder {
+    /// Registers one secret value; it is matched raw and in its common encodings.
+    /// Values shorter than [`MIN_SECRET_LEN`] make [`build`](Self::build) fail.
+    pub fn known_secret(mut self, value: impl AsRef<[u8]>) -> Self {
+        self.secrets.push(value.as_ref().to_vec());
+        self
+    }
+    /// Registers many secret values.
+    pub fn known_secrets<I, S>(mut self, values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<[u8]>,
+    {
+        self.secrets
+            .extend(values.into_iter().map(|v| v.as_ref().to_vec()));
+        self
+    }
+    /// Turns the built-in credential patterns on or off (default on; off leaves only
+    /// registered secrets, which removes pattern false positives and cost).
+    pub fn builtin_patterns(mut self, on: bool) -> Self {
+        self.builtin = on;
+        self
+    }
+    /// The action callers should apply when something is found (default `Block`).
+    pub fn action(mut self, action: LeakAction) -> Self {
+        self.action = action;
+        self
+    }
+    /// Compiles the matchers. The registered values are kept only inside the
+    /// matcher; the detector's `Debug` output shows counts only.
+    pub fn build(self) -> Result<LeakDetector, SafetyError> {
+        LeakDetector::compile(self)
+    }
+}
+
+#[derive(Debug)]
+enum Target {
+    Pattern(usize),
+    Secrets(Vec<usize>),
+}
+
+struct Variant {
+    bytes: Vec<u8>,
+    secret: usize,
+    encoding: SecretEncoding,
+}
+
+struct Compiled {
+    spec: &'static PatternSpec,
+    regex: Regex,
+}
+
+/// Scans bytes for leaked credentials. Cheap to share (`&self` everywhere).
+pub struct LeakDetector {
+    ac: Option<AhoCorasick>,
+    targets: Vec<Target>,
+    variants: Vec<Variant>,
+    patterns: Vec<Compiled>,
+    window: usize,
+    action: LeakAction,
+}
+
+impl fmt::Debug for LeakDetector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LeakDetector")
+            .field("variants", &self.variants.len())
+            .field("patterns", &self.patterns.len())
+            .field("window", &self.window)
+            .field("action", &self.action)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
+struct Candidate {
+    start: usize,
+    end: usize,
+    rank: usize,
+    kind: &'static str,
+    severity: Severity,
+    encoding: Option<SecretEncoding>,
+    secret: Option<usize>,
+    public_prefix: usize,
+}
+
+impl LeakDetector {
+    /// A builder with built-in patterns on and no registered secrets.
+    pub fn builder() -> LeakDetectorBuilder {
+        LeakDetectorBuilder {
+            builtin: true,
+            ..LeakDetectorBuilder::default()
+        }
+    }
+
+    /// A detector with the built-in patterns only.
+    pub fn with_builtin_patterns() -> Result<Self, SafetyError> {
+        Self::builder().build()
+    }
+
+    fn compile(b: LeakDetectorBuilder) -> Result<Self, SafetyError> {
+        let mut literals: Vec<Vec<u8>> = Vec::new();
+        let mut targets = Vec::new();
+        let mut patterns = Vec::new();
+        let mut window = 0usize;
+        if b.builtin {
+            for spec in BUILTIN {
+                let regex = RegexBuilder::new(spec.regex)
+                    .size_limit(64 << 20)
+                    .build()
+                    .map_err(|e| SafetyError::Build {
+                        what: "leak pattern",
+                        source: Box::new(e),
+                    })?;
+                let id = patterns.len();
+                patterns.push(Compiled { spec, regex });
+                window = window.max(spec.back + spec.fwd + 2);
+                let mut seen: Vec<Vec<u8>> = Vec::new();
+                for anchor in spec.anchors {
+                    let form = anchor.to_ascii_lowercase().into_bytes();
+                    if !seen.contains(&form) {
+                        seen.push(form.clone());
+                        literals.push(form);
+                        targets.push(Target::Pattern(id));
+                    }
+                }
+            }
+        }
+        let mut variants_out: Vec<Variant> = Vec::new();
+        let mut prefix_index: std::collections::HashMap<Vec<u8>, usize> =
+            std::collections::HashMap::new();
+        for (index, secret) in b.secrets.iter().enumerate() {
+            if secret.len() < MIN_SECRET_LEN {
+                return Err(SafetyError::SecretTooShort {
+                    index,
+                    min: MIN_SECRET_LEN,
+                });
+            }
+            for (bytes, encoding) in variants(secret) {
+                window = window.max(bytes.len() + 2);
+                let prefix = bytes[..bytes.len().min(PREFIX_LEN)].to_vec();
+                let vid = variants_out.len();
+                variants_out.push(Variant {
+                    bytes,
+                    secret: index,
+                    encoding,
+                });
+                match prefix_index.get(&prefix) {
+                    Some(&t) => {
+                        if let Target::Secrets(list) = &mut targets[t] {
+                            list.push(vid);
+                        }
+                    }
+                    None => {
+                        prefix_index.insert(prefix.clone(), targets.len());
+                        literals.push(prefix);
+                        targets.push(Target::Secrets(vec![vid]));
+                    }
+                }
+            }
+        }
+        let ac = if literals.is_empty() {
+            None
+        } else {
+            Some(
+                // Case-insensitive: anchors like `AccountKey=` come in any case, and
+                // every hit is verified exactly (regex or byte comparison) anyway.
+                AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .build(&literals)
+                    .map_err(|e| SafetyError::Build {
+                        what: "literal prefilter",
+                        source: Box::new(e),
+                    })?,
+            )
+        };
+        Ok(Self {
+            ac,
+            targets,
+            variants: variants_out,
+            patterns,
+            window: window.max(1),
+            action: b.action,
+        })
+    }
+
+    /// The action callers should apply to content with findings.
+    pub fn action(&self) -> LeakAction {
+        self.action
+    }
+
+    /// The longest match the detector can report, in bytes. A streaming scan keeps
+    /// this many bytes of look-behind and look-ahead, so any match of at most this
+    /// length is found whatever the chunking.
+    pub fn max_match_len(&self) -> usize {
+        self.window
+    }
+
+    /// Scans one whole text. Findings are ordered by start and never overlap.
+    pub fn scan(&self, text: &[u8]) -> Vec<LeakFinding> {
+        let mut last_end = 0;
+        self.scan_range(text, 0, 0..text.len(), &mut last_end)
+    }
+
+    /// Scans a `&str`; same as [`scan`](Self::scan).
+    pub fn scan_str(&self, text: &str) -> Vec<LeakFinding> {
+        self.scan(text.as_bytes())
+    }
+
+    /// Applies the policy: `Ok(findings)` when the content may pass (nothing found,
+    /// or action `Log`, where the caller records the findings), and an error for
+    /// `Block` and `Error`. Callers that must distinguish those two branch on
+    /// [`action`](Self::action).
+    pub fn check(&self, text: &[u8]) -> Result<Vec<LeakFinding>, SafetyError> {
+        let findings = self.scan(text);
+        if findings.is_empty() || self.action == LeakAction::Log {
+            return Ok(findings);
+        }
+        let mut kinds: Vec<&str> = findings.iter().map(LeakFinding::kind).collect();
+        kinds.dedup();
+        Err(SafetyError::LeakDetected {
+            kinds: kinds.join(","),
+        })
+    }
+
+    /// Returns `text` with every finding replaced by `[REDACTED:<kind>]`.
+    pub fn redact(&self, text: &str) -> String {
+        let findings = self.scan(text.as_bytes());
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for f in &findings {
+            let span = f.span();
+            // Spans are char boundaries for str input; guard anyway (fail closed:
+            // widen to the enclosing boundaries).
+            let mut s = span.start;
+            while !text.is_char_boundary(s) {
+                s -= 1;
+            }
+            let mut e = span.end;
+            while !text.is_char_boundary(e) {
+                e += 1;
+            }
+            if s < at {
+                s = at;
+            }
+            out.push_str(&text[at..s]);
+            out.push_str("[REDACTED:");
+            out.push_str(f.kind());
+            out.push(']');
+            at = e.max(at);
+        }
+        out.push_str(&text[at..]);
+        out
+    }
+
+    /// Starts a streaming scan (for proxies and container output).
+    pub fn stream(&self) -> LeakStream<'_> {
+        LeakStream {
+            detector: self,
+            buf: Vec::new(),
+            base: 0,
+            committed: 0,
+            last_end: 0,
+        }
+    }
+
+    /// Finds all candidates in `hay` (whose first byte is at absolute offset `base`)
+    /// and keeps those starting in `keep` (absolute), resolving overlaps greedily
+    /// left to right against `last_end`.
+    fn scan_range(
+        &self,
+        hay: &[u8],
+        base: usize,
+        keep: Range<usize>,
+        last_end: &mut usize,
+    ) -> Vec<LeakFinding> {
+        let Some(ac) = &self.ac else {
+            return Vec::new();
+        };
+        let mut cands: Vec<Candidate> = Vec::new();
+        let mut evaluated: Vec<(usize, usize)> = Vec::new();
+        for m in ac.find_overlapping_iter(hay) {
+            let h = m.start();
+            match &self.targets[m.pattern().as_usize()] {
+                Target::Secrets(list) => {
+                    for &vid in list {
+                        let v = &self.variants[vid];
+                        if hay.get(h..h + v.bytes.len()) == Some(v.bytes.as_slice()) {
+                            cands.push(Candidate {
+                                start: h,
+                                end: h + v.bytes.len(),
+                                rank: 0,
+                                kind: KNOWN_SECRET,
+                                severity: Severity::Critical,
+                                encoding: Some(v.encoding),
+                                secret: Some(v.secret),
+                                public_prefix: 0,
+                            });
+                        }
+                    }
+                }
+                Target::Pattern(pid) => {
+                    if evaluated.contains(&(*pid, h)) {
+                        continue;
+                    }
+                    evaluated.push((*pid, h));
+                    if evaluated.len() > 64 {
+                        evaluated.drain(..32);
+                    }
+                    self.eval_pattern(*pid, hay, h, &mut cands);
+                }
+            }
+        }
+        // Left to right; at one start a registered secret wins over a pattern (it is
+        // the more exact finding), then the longer match.
+        cands.sort_by(|a, b| {
+            a.start
+                .cmp(&b.start)
+                .then((a.rank > 0).cmp(&(b.rank > 0)))
+                .then(b.end.cmp(&a.end))
+                .then(a.rank.cmp(&b.rank))
+        });
+        let mut out = Vec::new();
+        for c in cands {
+            let (start, end) = (c.start + base, c.end + base);
+            if !keep.contains(&start) || start < *last_end {
+                continue;
+            }
+            *last_end = end;
+            out.push(LeakFinding {
+                kind: c.kind,
+                severity: c.severity,
+                span: start..end,
+                preview: preview(&hay[c.start..c.end], c.public_prefix),
+                encoding: c.encoding,
+                secret_index: c.secret,
+            });
+        }
+        out
+    }
+
+    fn eval_pattern(&self, pid: usize, hay: &[u8], h: usize, cands: &mut Vec<Candidate>) {
+        let Compiled { spec, regex } = &self.patterns[pid];
+        let from = h.saturating_sub(spec.back);
+        let to = hay.len().min(h + spec.fwd + 1);
+        let window = &hay[..to];
+        let mut pos = from;
+        while pos <= to {
+            let Some(caps) = regex.captures_at(window, pos) else {
+                break;
+            };
+            let Some(whole) = caps.get(0) else { break };
+            if whole.end() <= h {
+                pos = if whole.end() > whole.start() {
+                    whole.end()
+                } else {
+                    whole.end() + 1
+                };
+                continue;
+            }
+            if whole.start() > h {
+                break;
+            }
+            let secret = caps.name("s").or_else(|| caps.name("s2")).unwrap_or(whole);
+            if plausible(spec.check, secret.as_bytes()) && !self.is_public(spec, hay, &secret) {
+                let public_prefix = if spec.public_prefix && secret.start() == h {
+                    spec.anchors
+                        .iter()
+                        .find(|a| hay[h..].starts_with(a.as_bytes()))
+                        .map_or(0, |a| a.len())
+                } else {
+                    0
+                };
+                cands.push(Candidate {
+                    start: secret.start(),
+                    end: secret.end(),
+                    rank: 1 + pid,
+                    kind: spec.kind,
+                    severity: spec.severity,
+                    encoding: None,
+                    secret: None,
+                    public_prefix,
+                });
+            }
+            break;
+        }
+    }
+
+    /// Context that marks a match as public material rather than a credential.
+    fn is_public(&self, spec: &PatternSpec, hay: &[u8], secret: &regex::bytes::Match<'_>) -> bool {
+        if spec.check != Check::FreeForm {
+            return false;
+        }
+        // A free-form value that is itself a well-known public format: a UUID, a
+        // pure hex digest or a data URI.
+        let v = secret.as_bytes();
+        let is_hex = v.iter().all(u8::is_ascii_hexdigit);
+        let is_uuid = v.len() == 36
+            && v.iter().enumerate().all(|(i, b)| {
+                matches!(i, 8 | 13 | 18 | 23) == (*b == b'-')
+                    && (*b == b'-' || b.is_ascii_hexdigit())
+            });
+        let data_uri = hay[..secret.start()].ends_with(b"data:");
+        (is_hex && matches!(v.len(), 32 | 40 | 56 | 64 | 96 | 128)) || is_uuid || data_uri
+    }
+}
+
+fn preview(matched: &[u8], public_prefix: usize) -> String {
+    let shown = &matched[..public_prefix.min(matched.len())];
+    let mut out = String::from_utf8_lossy(shown).into_owned();
+    out.push_str("****");
+    out
+}
+
+/// A streaming scan: feed chunks with [`push`](Self::push), then call
+/// [`finish`](Self::finish). Findings use absolute byte offsets in the stream.
+///
+/// Bound: a match of at most [`LeakDetector::max_match_len`] bytes is found no
+/// matter where chunk boundaries fall, and the findings of a stream equal those of a
+/// one-shot [`LeakDetector::scan`] of the concatenated input. The stream buffers at
+/// most about twice that window plus one scan block.
+pub struct LeakStream<'d> {
+    detector: &'d LeakDetector,
+    buf: Vec<u8>,
+    base: usize,
+    committed: usize,
+    last_end: usize,
+}
+
+impl fmt::Debug for LeakStream<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LeakStream")
+            .field("buffered", &self.buf.len())
+            .field("base", &self.base)
+            .field("committed", &self.committed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Bytes accumulated beyond the window before a scan pass runs.
+const STREAM_BLOCK: usize = 64 * 1024;
+
+impl LeakStream<'_> {
+    /// Feeds the next chunk; returns the findings that are now final.
+    pub fn push(&mut self, chunk: &[u8]) -> Vec<LeakFinding> {
+        self.buf.extend_from_slice(chunk);
+        let w = self.detector.window;
+        let end = self.base + self.buf.len();
+        if end < self.committed + 2 * w + STREAM_BLOCK {
+            return Vec::new();
+        }
+        let limit = end - w;
+        let found = self.detector.scan_range(
+            &self.buf,
+            self.base,
+            self.committed..limit,
+            &mut self.last_end,
+        );
+        self.committed = limit;
+        let new_base = limit - w;
+        if new_base > self.base {
+            self.buf.drain(..new_base - self.base);
+            self.base = new_base;
+        }
+        found
+    }
+
+    /// Ends the stream; returns the remaining findings.
+    pub fn finish(mut self) -> Vec<LeakFinding> {
+        let end = self.base + self.buf.len();
+        self.detector.scan_range(
+            &self.buf,
+            self.base,
+            self.committed..end.max(self.committed),
+            &mut self.last_end,
+        )
+    }
+}

@@ -1,0 +1,353 @@
+//! Text normalisation for the injection scanner, with a map back to the original.
+//!
+//! Steps: remove invisible characters (zero-width, bidi controls, tag characters,
+//! soft hyphen, variation selectors); NFKD compatibility decomposition with
+//! combining marks dropped (so `ｉｇｎｏｒｅ`, `ïgnöre` and `𝐢𝐠𝐧𝐨𝐫𝐞` read `ignore`);
+//! lowercase; fold common Cyrillic and Greek homoglyphs to Latin; join words split by
+//! a hyphen between letters; collapse letter-spaced runs (`i g n o r e`). Rule
+//! patterns go through the same folding, so non-Latin rules still match.
+
+use std::borrow::Cow;
+
+use unicode_normalization::UnicodeNormalization;
+
+/// A normalised text and how its byte offsets map back to the original.
+#[derive(Debug)]
+pub(crate) struct Normalized<'a> {
+    pub(crate) text: Cow<'a, str>,
+    map: OffsetMap,
+    /// Invisible characters that were removed: (original span, class).
+    pub(crate) invisible: Vec<(usize, usize, Invisible)>,
+}
+
+#[derive(Debug)]
+enum OffsetMap {
+    Identity,
+    /// ASCII input with deletions: (normalised index, bytes deleted before it).
+    Deletions(Vec<(usize, usize)>),
+    /// For every normalised byte, the original span of the character it came from.
+    Full(Vec<(usize, usize)>),
+}
+
+/// Classes of invisible characters worth reporting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Invisible {
+    ZeroWidth,
+    Bidi,
+    Tag,
+    Other,
+}
+
+pub(crate) fn invisible_class(c: char) -> Option<Invisible> {
+    match c {
+        '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{2061}' | '\u{2062}'
+        | '\u{2063}' | '\u{2064}' | '\u{FEFF}' | '\u{180E}' => Some(Invisible::ZeroWidth),
+        '\u{200E}'
+        | '\u{200F}'
+        | '\u{061C}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2066}'..='\u{2069}' => Some(Invisible::Bidi),
+        '\u{E0000}'..='\u{E007F}' => Some(Invisible::Tag),
+        '\u{00AD}'
+        | '\u{034F}'
+        | '\u{FE00}'..='\u{FE0F}'
+        | '\u{E0100}'..='\u{E01EF}'
+        | '\u{115F}'
+        | '\u{1160}'
+        | '\u{3164}'
+        | '\u{FFA0}' => Some(Invisible::Other),
+        _ => None,
+    }
+}
+
+fn is_combining(c: char) -> bool {
+    matches!(c,
+        '\u{0300}'..='\u{036F}' | '\u{0483}'..='\u{0489}' | '\u{1AB0}'..='\u{1AFF}'
+        | '\u{1DC0}'..='\u{1DFF}' | '\u{20D0}'..='\u{20FF}' | '\u{FE20}'..='\u{FE2F}'
+        | '\u{3099}' | '\u{309A}')
+}
+
+/// Folds look-alike letters from other scripts to the Latin letter they imitate.
+pub(crate) fn fold_homoglyph(c: char) -> char {
+    match c {
+        'а' => 'a',
+        'в' => 'b',
+        'е' => 'e',
+        'к' => 'k',
+        'м' => 'm',
+        'н' => 'h',
+        'о' => 'o',
+        'р' => 'p',
+        'с' => 'c',
+        'т' => 't',
+        'у' => 'y',
+        'х' => 'x',
+        'ѕ' => 's',
+        'і' => 'i',
+        'ј' => 'j',
+        'ԁ' => 'd',
+        'ԛ' => 'q',
+        'ԝ' => 'w',
+        'һ' => 'h',
+        'ӏ' => 'l',
+        'ɡ' => 'g',
+        'α' => 'a',
+        'β' => 'b',
+        'ε' => 'e',
+        'ι' => 'i',
+        'κ' => 'k',
+        'ν' => 'v',
+        'ο' => 'o',
+        'ρ' => 'p',
+        'τ' => 't',
+        'υ' => 'u',
+        'χ' => 'x',
+        'γ' => 'y',
+        'ı' => 'i',
+        'ℓ' => 'l',
+        _ => c,
+    }
+}
+
+/// Appends the folded form of one character to `out`.
+pub(crate) fn fold_char(c: char, out: &mut String) {
+    if c.is_ascii() {
+        out.push(c.to_ascii_lowercase());
+        return;
+    }
+    if invisible_class(c).is_some() {
+        return;
+    }
+    for d in std::iter::once(c).nfkd() {
+        if is_combining(d) {
+            continue;
+        }
+        for l in d.to_lowercase() {
+            out.push(fold_homoglyph(l));
+        }
+    }
+}
+
+/// Folds a whole pattern literal the way text is folded (used for non-ASCII rules).
+pub(crate) fn fold_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            fold_char(c, &mut out);
+        }
+    }
+    out
+}
+
+const SPACING_SEPARATORS: &[char] = &[' ', '.', '-', '_', '*', '|', '/', '+', '~'];
+const MIN_SPACED_LETTERS: usize = 4;
+
+/// Which positions of `chars` to delete: hyphens inside words and the separators of
+/// letter-spaced runs. A run needs four letters, or two when it sits next to a
+/// collapsed run (the short words of a letter-spaced sentence: "a l l", "d o").
+fn deletions<T: Copy + Into<char>>(chars: &[T]) -> Vec<usize> {
+    let n = chars.len();
+    let at = |i: usize| chars.get(i).map(|&c| c.into());
+    let letter = |i: usize| at(i).is_some_and(char::is_alphabetic);
+    let mut out = Vec::new();
+    // (first letter, last letter, separators)
+    let mut runs: Vec<(usize, usize, Vec<usize>)> = Vec::new();
+    let mut i = 0;
+    while i < n {
+        let c: char = chars[i].into();
+        if c.is_alphabetic() {
+            if (i == 0 || !letter(i - 1)) && !letter(i + 1) {
+                let mut j = i;
+                let mut seps = Vec::new();
+                while at(j + 1).is_some_and(|s| SPACING_SEPARATORS.contains(&s))
+                    && letter(j + 2)
+                    && !letter(j + 3)
+                {
+                    seps.push(j + 1);
+                    j += 2;
+                }
+                if !seps.is_empty() {
+                    runs.push((i, j, seps));
+                    i = j + 1;
+                    continue;
+                }
+            }
+        } else if matches!(c, '-' | '\u{2010}' | '\u{2011}')
+            && i > 0
+            && letter(i - 1)
+            && letter(i + 1)
+        {
+            out.push(i);
+        }
+        i += 1;
+    }
+    if runs.is_empty() {
+        return out;
+    }
+    let mut keep: Vec<bool> = runs
+        .iter()
+        .map(|r| r.2.len() + 1 >= MIN_SPACED_LETTERS)
+        .collect();
+    // Spread to neighbours, forwards then backwards.
+    const NEAR: usize = 4;
+    for k in 1..runs.len() {
+        if keep[k - 1] && runs[k].0 - runs[k - 1].1 <= NEAR {
+            keep[k] = true;
+        }
+    }
+    for k in (0..runs.len() - 1).rev() {
+        if keep[k + 1] && runs[k + 1].0 - runs[k].1 <= NEAR {
+            keep[k] = true;
+        }
+    }
+    for (run, keep) in runs.into_iter().zip(keep) {
+        if keep {
+            out.extend(run.2);
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+impl<'a> Normalized<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        if text.is_ascii() {
+            let bytes = text.as_bytes();
+            let del = deletions(bytes);
+            if del.is_empty() {
+                return Self {
+                    text: Cow::Borrowed(text),
+                    map: OffsetMap::Identity,
+                    invisible: Vec::new(),
+                };
+            }
+            let mut out = String::with_capacity(text.len());
+            let mut map = Vec::with_capacity(del.len());
+            let mut at = 0;
+            for (k, &d) in del.iter().enumerate() {
+                out.push_str(&text[at..d]);
+                map.push((out.len(), k + 1));
+                at = d + 1;
+            }
+            out.push_str(&text[at..]);
+            return Self {
+                text: Cow::Owned(out),
+                map: OffsetMap::Deletions(map),
+                invisible: Vec::new(),
+            };
+        }
+        // General path: fold character by character, remembering origins.
+        let mut folded: Vec<(char, usize, usize)> = Vec::with_capacity(text.len());
+        let mut invisible = Vec::new();
+        let mut buf = String::new();
+        for (pos, c) in text.char_indices() {
+            let end = pos + c.len_utf8();
+            if let Some(mut class) = invisible_class(c) {
+                // A joiner or selector after a symbol builds an emoji; not an evasion.
+                let prev = text[..pos].chars().next_back();
+                if matches!(c, '\u{200D}' | '\u{FE0F}')
+                    && prev.is_some_and(|p| !p.is_alphanumeric() && !p.is_ascii())
+                {
+                    class = Invisible::Other;
+                }
+                invisible.push((pos, end, class));
+                continue;
+            }
+            buf.clear();
+            fold_char(c, &mut buf);
+            for f in buf.chars() {
+                folded.push((f, pos, end));
+            }
+        }
+        let chars: Vec<char> = folded.iter().map(|f| f.0).collect();
+        let del = deletions(&chars);
+        let mut out = String::with_capacity(text.len());
+        let mut map = Vec::with_capacity(text.len());
+        let mut d = del.iter().peekable();
+        for (i, &(c, s, e)) in folded.iter().enumerate() {
+            if d.peek() == Some(&&i) {
+                d.next();
+                continue;
+            }
+            out.push(c);
+            for _ in 0..c.len_utf8() {
+                map.push((s, e));
+            }
+        }
+        Self {
+            text: Cow::Owned(out),
+            map: OffsetMap::Full(map),
+            invisible,
+        }
+    }
+
+    /// Maps a normalised byte span to the original text's byte span.
+    pub(crate) fn original_span(&self, start: usize, end: usize) -> (usize, usize) {
+        match &self.map {
+            OffsetMap::Identity => (start, end),
+            OffsetMap::Deletions(list) => {
+                let shift = |pos: usize| {
+                    let k = list.partition_point(|&(idx, _)| idx <= pos);
+                    if k == 0 { 0 } else { list[k - 1].1 }
+                };
+                let s = start + shift(start);
+                let e = if end > start {
+                    end - 1 + shift(end - 1) + 1
+                } else {
+                    s
+                };
+                (s, e)
+            }
+            OffsetMap::Full(map) => {
+                if map.is_empty() {
+                    return (0, 0);
+                }
+                let s = map[start.min(map.len() - 1)].0;
+                let e = if end > start {
+                    map[(end - 1).min(map.len() - 1)].1
+                } else {
+                    s
+                };
+                (s, e.max(s))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expected: &str) {
+        let n = Normalized::new(input);
+        assert_eq!(n.text.to_lowercase(), expected, "{input:?}");
+    }
+
+    #[test]
+    fn evasions_normalise() {
+        check("ignore previous", "ignore previous");
+        check("i g n o r e previous", "ignore previous");
+        check("I-G-N-O-R-E all", "ignore all");
+        check("ig-nore pre-vious", "ignore previous");
+        check("ig\u{200B}nore", "ignore");
+        check("ＩＧＮＯＲＥ", "ignore");
+        check("іgnоrе", "ignore");
+        check("ïgnörè", "ignore");
+        check("𝐢𝐠𝐧𝐨𝐫𝐞", "ignore");
+        check("a b c", "a b c");
+    }
+
+    #[test]
+    fn spans_map_back() {
+        for input in ["xx i g n o r e yy", "xx ig-nore yy", "xx іgn\u{200B}оrе yy"] {
+            let n = Normalized::new(input);
+            let at = n.text.find("ignore").unwrap();
+            let (s, e) = n.original_span(at, at + 6);
+            assert!(input.is_char_boundary(s) && input.is_char_boundary(e));
+            assert!(input[s..e].starts_with(['i', 'і']), "{input:?} {s}..{e}");
+            assert!(input[s..e].ends_with(['e', 'е']), "{input:?} {s}..{e}");
+        }
+    }
+}
