@@ -40,12 +40,6 @@ pub enum AuditError {
         #[source]
         source: std::io::Error,
     },
-    /// Another `AuditLog` (in this or another process) has the log open for writing.
-    #[error("audit log {path}: already open for writing by another writer")]
-    InUse {
-        /// The log file.
-        path: PathBuf,
-    },
     /// The path exists but is not a regular file.
     #[error("audit log {path}: not a regular file")]
     NotAFile {
@@ -104,10 +98,9 @@ impl AuditError {
     /// The kind of this error, for callers that branch on it.
     pub fn kind(&self) -> AuditErrorKind {
         match self {
-            Self::ParentMissing { .. }
-            | Self::NotWritable { .. }
-            | Self::NotAFile { .. }
-            | Self::InUse { .. } => AuditErrorKind::NotWritable,
+            Self::ParentMissing { .. } | Self::NotWritable { .. } | Self::NotAFile { .. } => {
+                AuditErrorKind::NotWritable
+            }
             Self::Io { .. } => AuditErrorKind::Io,
             Self::Closed { .. } => AuditErrorKind::Closed,
             Self::InvalidField { .. } => AuditErrorKind::InvalidEvent,

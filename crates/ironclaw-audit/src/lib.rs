@@ -25,6 +25,9 @@
 //!   as the disk honours `fdatasync`, a power loss.
 //! - A crash can leave at most an incomplete last line; it was never acknowledged.
 //!   Opening the log cuts it off and reports it ([`OpenWarning::TornTail`]).
+//! - Several processes may write one log (the daemon and a CLI command): each batch
+//!   is chained and written under an exclusive `flock` on the seal file, continuing
+//!   from whatever line is last on disk.
 //! - Files are created with mode 0600; a looser existing mode is reported
 //!   ([`OpenWarning::LooseMode`]). The log is never written through a symlink.
 //! - The builder refuses content-bearing and secret-bearing field names and oversized
@@ -46,8 +49,8 @@
 //!   written down elsewhere) is the defence against that. Deleting the oldest rotated
 //!   files looks like retention.
 //! - A write or sync failure closes the log (fail closed); it does not retry.
-//! - One process writes a log at a time; two `AuditLog`s on the same file from
-//!   different processes would interleave two chains.
+//! - Timestamps are taken when a batch is written; across processes sharing one
+//!   log they are ordered by the shared lock, within a process they never go back.
 //!
 //! # Example
 //!
