@@ -98,7 +98,9 @@ mod writer;
 
 pub use chain::GENESIS_PREV;
 pub use error::{AuditError, AuditErrorKind};
-pub use event::{Event, EventBuilder, EventKind, MAX_EXTRA_FIELDS, MAX_FIELD_BYTES};
+pub use event::{
+    Event, EventBuilder, EventKind, MAX_EVENT_BYTES, MAX_EXTRA_FIELDS, MAX_FIELD_BYTES,
+};
 #[cfg(feature = "postgres")]
 pub use pg::{DEFAULT_BATCH, MIGRATION_SQL, PgSink};
 pub use reader::{AuditReader, AuditRecord, ExportFormat, Follower, LogFile, Query, export};
