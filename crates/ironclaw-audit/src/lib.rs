@@ -10,6 +10,9 @@
 //!   only once the line is on disk; concurrent writers share one `fdatasync` (group
 //!   commit). [`AuditConfig`] sets the path, rotation (`maxSizeMb`), retention
 //!   (`keepDays`) and compression.
+//! - [`AuditReader`] and [`Query`] read and filter; [`export`] writes JSON, JSONL or
+//!   CSV; [`verify`] checks the chain and returns a [`VerifyReport`].
+//! - `PgSink` (feature `postgres`) mirrors the file into PostgreSQL.
 //!
 //! # Line format
 //!
@@ -32,7 +35,8 @@
 //!   ([`OpenWarning::LooseMode`]). The log is never written through a symlink.
 //! - The builder refuses content-bearing and secret-bearing field names and oversized
 //!   strings, so message content and secret values are not logged by accident.
-//!
+//! - Timestamps never go backwards within a log, even when the clock does or when
+//!   several processes write it (each batch starts from the last `ts` on disk).
 //! - [`verify`] finds edited, inserted, deleted and reordered lines and names the
 //!   first bad one; a seal file (`<log>.seal`, the durable length and last-line hash
 //!   of the live file, rewritten after every sync) lets it notice lines cut from the
@@ -49,8 +53,8 @@
 //!   written down elsewhere) is the defence against that. Deleting the oldest rotated
 //!   files looks like retention.
 //! - A write or sync failure closes the log (fail closed); it does not retry.
-//! - Timestamps are taken when a batch is written; across processes sharing one
-//!   log they are ordered by the shared lock, within a process they never go back.
+//! - Timestamps are taken when a batch is written, so an event's `ts` may be a few
+//!   milliseconds after the moment `record` was called.
 //!
 //! # Example
 //!
