@@ -77,12 +77,7 @@ pub(crate) fn run_load(
 
 /// Events per second of the group-commit writer with `writers` threads.
 pub(crate) fn ours(dir: &Path, writers: usize, duration: Duration) -> f64 {
-    ours_with(
-        dir,
-        writers,
-        duration,
-        AuditConfig::new(dir.join("unused")).commit_delay(Duration::from_micros(100)),
-    )
+    ours_with(dir, writers, duration, AuditConfig::new(dir.join("unused")))
 }
 
 /// Like [`ours`] with the settings of `config` (its path is replaced).
