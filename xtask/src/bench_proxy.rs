@@ -20,7 +20,7 @@ use anyhow::{Context, Result, bail};
 use crate::ci::ensure_packages;
 
 /// Seconds each wrk run lasts.
-const WRK_SECONDS: u32 = 8;
+const WRK_SECONDS: u32 = 6;
 /// Concurrent connections wrk keeps open.
 const WRK_CONNECTIONS: u32 = 16;
 /// Bytes streamed through one CONNECT tunnel.
@@ -69,10 +69,13 @@ fn run_in(ironclaw: &Path, work: &Path) -> Result<()> {
         "bench proxy: upstream 127.0.0.1:{}, tunnel source 127.0.0.1:{}",
         upstream.port, source.port
     );
-    let direct = wrk_direct(upstream.port)?;
+    // Throughput with many connections; latency with one, so queueing on this small
+    // machine does not hide what the proxy itself adds.
+    let direct_load = wrk_direct(upstream.port, WRK_CONNECTIONS)?;
+    let direct = wrk_direct(upstream.port, 1)?;
     println!(
-        "direct (no proxy): {:.0} req/s, p50 {:.0} µs, p99 {:.0} µs",
-        direct.0, direct.1, direct.2
+        "direct (no proxy): {:.0} req/s at {WRK_CONNECTIONS} connections; one connection: p50 {:.0} µs, p99 {:.0} µs",
+        direct_load.0, direct.1, direct.2
     );
     let mut results = Vec::new();
     for name in ["ironclaw", "tinyproxy", "squid"] {
@@ -81,7 +84,8 @@ fn run_in(ironclaw: &Path, work: &Path) -> Result<()> {
             "tinyproxy" => RunningProxy::tinyproxy(work, upstream.port, source.port)?,
             _ => RunningProxy::squid(work, upstream.port, source.port)?,
         };
-        let (rps, p50, p99) = wrk_via(proxy.port, upstream.port)?;
+        let (rps, _, _) = wrk_via(proxy.port, upstream.port, WRK_CONNECTIONS)?;
+        let (_, p50, p99) = wrk_via(proxy.port, upstream.port, 1)?;
         let tunnel = tunnel_throughput(proxy.port, source.port)?;
         let idle = idle_tunnel_memory(&proxy, source.port)?;
         let measured = Measured {
@@ -399,22 +403,22 @@ fn parse_duration_us(text: &str) -> Result<f64> {
     })
 }
 
-fn wrk_common() -> Vec<String> {
+fn wrk_common(connections: u32) -> Vec<String> {
     vec![
         "-t1".into(),
-        format!("-c{WRK_CONNECTIONS}"),
+        format!("-c{connections}"),
         format!("-d{WRK_SECONDS}s"),
         "--latency".into(),
     ]
 }
 
-fn wrk_direct(upstream: u16) -> Result<(f64, f64, f64)> {
-    let mut args = wrk_common();
+fn wrk_direct(upstream: u16, connections: u32) -> Result<(f64, f64, f64)> {
+    let mut args = wrk_common(connections);
     args.push(format!("http://127.0.0.1:{upstream}/"));
     wrk(&args)
 }
 
-fn wrk_via(proxy: u16, upstream: u16) -> Result<(f64, f64, f64)> {
+fn wrk_via(proxy: u16, upstream: u16, connections: u32) -> Result<(f64, f64, f64)> {
     let script = std::env::temp_dir().join(format!("ironclaw-wrk-{}.lua", std::process::id()));
     // Absolute-form request lines make wrk speak to a forward proxy.
     std::fs::write(
@@ -423,7 +427,7 @@ fn wrk_via(proxy: u16, upstream: u16) -> Result<(f64, f64, f64)> {
             "wrk.path = \"http://127.0.0.1:{upstream}/\"\nwrk.headers[\"Host\"] = \"127.0.0.1:{upstream}\"\n"
         ),
     )?;
-    let mut args = wrk_common();
+    let mut args = wrk_common(connections);
     args.extend(["-s".into(), script.display().to_string()]);
     args.push(format!("http://127.0.0.1:{proxy}/"));
     let result = wrk(&args);

@@ -113,15 +113,22 @@ pub(crate) fn run(home: &Home, args: AuditArgs) -> anyhow::Result<ExitCode> {
         }
         AuditCommand::Tail { last, select, json } => {
             let query = select.query()?;
-            // Start following first, so nothing lands between the two reads unseen.
+            // Start following first, so nothing lands between the two reads unseen;
+            // a line both in the backlog and followed is printed once (by its hash).
             let mut follower = reader.follow(query.clone())?;
             let mut out = stdout.lock();
-            for record in reader.query(&query.last(last))? {
-                print_record(&mut out, &record, json);
+            let backlog = reader.query(&query.last(last))?;
+            let mut printed: std::collections::HashSet<String> =
+                backlog.iter().map(AuditRecord::hash).collect();
+            for record in &backlog {
+                print_record(&mut out, record, json);
             }
             out.flush().ok();
             loop {
                 for record in follower.poll()? {
+                    if !printed.is_empty() && printed.remove(&record.hash()) {
+                        continue;
+                    }
                     print_record(&mut out, &record, json);
                 }
                 if out.flush().is_err() {

@@ -12,7 +12,7 @@ mod workload;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use ironclaw_audit::{AuditReader, Query};
+use ironclaw_audit::{AuditConfig, AuditReader, Query};
 
 fn main() {
     let work = std::env::args().nth(1).map_or_else(
@@ -26,14 +26,20 @@ fn main() {
         work.display()
     );
     println!(
-        "{:>8} {:>14} {:>14} {:>8}",
-        "writers", "group commit", "naive", "ratio"
+        "{:>8} {:>14} {:>14} {:>14} {:>8}",
+        "writers", "group commit", "(+100us delay)", "naive", "ratio"
     );
     for writers in [1usize, 8, 64] {
         let ours = workload::ours(&work, writers, Duration::from_secs(3));
+        let delayed = workload::ours_with(
+            &work,
+            writers,
+            Duration::from_secs(3),
+            AuditConfig::new(&work).commit_delay(Duration::from_micros(100)),
+        );
         let naive = workload::naive(&work, writers, Duration::from_secs(3));
         println!(
-            "{writers:>8} {ours:>14.0} {naive:>14.0} {:>7.1}x",
+            "{writers:>8} {ours:>14.0} {delayed:>14.0} {naive:>14.0} {:>7.1}x",
             ours / naive
         );
     }

@@ -137,6 +137,10 @@ pub const MAX_FIELD_BYTES: usize = 4096;
 /// The most event-specific fields one event may carry.
 pub const MAX_EXTRA_FIELDS: usize = 32;
 
+/// The largest serialized event, in bytes: a bound on one line of the log however
+/// the fields are nested.
+pub const MAX_EVENT_BYTES: usize = 64 * 1024;
+
 /// One security-relevant event, ready to be recorded.
 ///
 /// Built with [`Event::builder`]. The builder offers identifiers, names, hosts, paths,
@@ -280,6 +284,12 @@ impl EventBuilder {
         for (name, value) in &self.fields {
             push_pair(&mut body, name, value);
         }
+        if body.len() > MAX_EVENT_BYTES {
+            return Err(AuditError::InvalidField {
+                field: "*".to_owned(),
+                reason: "event larger than the audit event limit",
+            });
+        }
         Ok(Event {
             kind: self.kind,
             body,
@@ -419,6 +429,13 @@ mod tests {
             b.field(format!("f{i}"), i)
         });
         assert!(many.build().is_err());
+        let wide: Vec<String> = (0..20_000).map(|i| format!("host{i}")).collect();
+        assert!(
+            Event::builder(EventKind::SkillCall)
+                .granted(wide)
+                .build()
+                .is_err()
+        );
     }
 
     #[test]

@@ -133,10 +133,12 @@ impl Layout {
 }
 
 impl Layout {
-    /// Half-written compressed files left by a crash during compression.
+    /// Half-written compressed files left by a crash during compression: older
+    /// than ten minutes, so that another process's compression in progress is
+    /// left alone.
     pub(crate) fn stale_temporaries(&self) -> Vec<PathBuf> {
         let prefix = format!("{}-", self.stem);
-        let suffix = format!(".{}.gz.tmp", self.ext);
+        let infix = format!(".{}.gz.tmp", self.ext);
         std::fs::read_dir(&self.dir)
             .map(|entries| {
                 entries
@@ -144,7 +146,12 @@ impl Layout {
                     .filter(|e| {
                         e.file_name()
                             .to_str()
-                            .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(&suffix))
+                            .is_some_and(|n| n.starts_with(&prefix) && n.contains(&infix))
+                            && e.metadata()
+                                .and_then(|m| m.modified())
+                                .ok()
+                                .and_then(|t| t.elapsed().ok())
+                                .is_some_and(|age| age.as_secs() > 600)
                     })
                     .map(|e| e.path())
                     .collect()

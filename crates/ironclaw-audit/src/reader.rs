@@ -51,6 +51,12 @@ impl AuditRecord {
         self.fields.get(name)
     }
 
+    /// The hex SHA-256 of the line: what the next line's `prev` holds. Unique
+    /// within a chain, so it identifies a record.
+    pub fn hash(&self) -> String {
+        hex::encode(line_hash(self.line.as_bytes()))
+    }
+
     /// The `ts` field, as stored.
     pub fn ts(&self) -> &str {
         self.str_field("ts")
@@ -71,6 +77,8 @@ impl AuditRecord {
 pub struct Query {
     last: Option<usize>,
     kinds: Option<BTreeSet<String>>,
+    /// `"event":"NAME"` for each kind, to test raw lines before parsing them.
+    patterns: Vec<String>,
     since: Option<String>,
     until: Option<String>,
 }
@@ -89,7 +97,9 @@ impl Query {
 
     /// Only these event types.
     pub fn kinds(mut self, kinds: impl IntoIterator<Item = EventKind>) -> Self {
-        self.kinds = Some(kinds.into_iter().map(|k| k.as_str().to_owned()).collect());
+        let kinds: BTreeSet<String> = kinds.into_iter().map(|k| k.as_str().to_owned()).collect();
+        self.patterns = kinds.iter().map(|k| format!("\"event\":\"{k}\"")).collect();
+        self.kinds = Some(kinds);
         self
     }
 
@@ -163,12 +173,11 @@ impl Query {
     /// A cheap test on raw bytes that rejects most lines of other event types before
     /// they are parsed.
     fn may_match(&self, line: &[u8]) -> bool {
-        match &self.kinds {
-            None => true,
-            Some(kinds) => kinds.iter().any(|kind| {
-                memchr::memmem::find(line, format!("\"event\":\"{kind}\"").as_bytes()).is_some()
-            }),
-        }
+        self.kinds.is_none()
+            || self
+                .patterns
+                .iter()
+                .any(|pattern| memchr::memmem::find(line, pattern.as_bytes()).is_some())
     }
 }
 

@@ -1,6 +1,8 @@
 //! Verifying the hash chain across all files of a log, and the seal of the live file.
 
+use std::fs::File;
 use std::io::BufReader;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -9,7 +11,7 @@ use crate::chain::{GENESIS, Hash, Seal, line_hash};
 use crate::error::AuditError;
 use crate::event::EventKind;
 use crate::layout::Layout;
-use crate::reader::{AuditReader, for_each_line, open_file};
+use crate::reader::{AuditReader, LogFile, for_each_line, open_file};
 
 /// What kind of problem verify found.
 #[non_exhaustive]
@@ -95,10 +97,94 @@ impl VerifyReport {
 /// [`AuditError::Io`] when a file cannot be read.
 pub fn verify(path: impl AsRef<Path>) -> Result<VerifyReport, AuditError> {
     let path = path.as_ref();
+    // A running writer may rotate while the files are opened; then the snapshot is
+    // inconsistent and is taken again. Rotations are rare, so this ends quickly.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        if let Some(snapshot) = Snapshot::take(path)? {
+            return check(path, snapshot);
+        }
+        if attempts >= 100 {
+            return Err(AuditError::io(
+                path,
+                "verify",
+                std::io::Error::other("the log kept rotating while it was being opened"),
+            ));
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// Every file of the log opened at one moment, with the seal of that moment.
+#[derive(Debug)]
+struct Snapshot {
+    files: Vec<(LogFile, File, bool)>,
+    seal: Option<Seal>,
+}
+
+impl Snapshot {
+    /// `None` when a rotation happened while taking it.
+    fn take(path: &Path) -> Result<Option<Self>, AuditError> {
+        let layout = Layout::new(path);
+        // The live file first: a rotation after this point changes what the path
+        // names, which the inode check at the end notices; one before it shows up in
+        // the listing of rotated files below.
+        let live = match File::open(path) {
+            Ok(file) => Some(file),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+            Err(err) => return Err(AuditError::io(path, "open", err)),
+        };
+        let mut files = Vec::new();
+        for file in AuditReader::new(path).files()? {
+            if file.live {
+                continue;
+            }
+            match open_file(&file) {
+                Ok((handle, gzip)) => files.push((file, handle, gzip)),
+                // Compressed and removed between listing and opening: take it again.
+                Err(AuditError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    return Ok(None);
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        let seal = if live.is_some() {
+            Seal::read(&layout.seal())?
+        } else {
+            None
+        };
+        if let Some(live) = live {
+            let ino = |meta: std::fs::Metadata| meta.ino();
+            let ours = live
+                .metadata()
+                .map(ino)
+                .map_err(|e| AuditError::io(path, "stat", e))?;
+            match std::fs::metadata(path).map(ino) {
+                Ok(now) if now == ours => {}
+                _ => return Ok(None),
+            }
+            let entry = LogFile {
+                path: path.to_path_buf(),
+                gzip: false,
+                live: true,
+            };
+            files.push((entry, live, false));
+        }
+        Ok(Some(Self { files, seal }))
+    }
+}
+
+fn check(path: &Path, snapshot: Snapshot) -> Result<VerifyReport, AuditError> {
     let layout = Layout::new(path);
-    let files = AuditReader::new(path).files()?;
+    let Snapshot {
+        files: opened,
+        seal,
+    } = snapshot;
     let mut report = VerifyReport {
-        files: files.iter().map(|f| f.path.clone()).collect(),
+        files: opened.iter().map(|(f, _, _)| f.path.clone()).collect(),
         lines: 0,
         findings: Vec::new(),
         incomplete_tail: 0,
@@ -109,18 +195,13 @@ pub fn verify(path: impl AsRef<Path>) -> Result<VerifyReport, AuditError> {
     let mut chain_broken = false;
     // Line ends (offset after the newline) of the live file with the line's hash,
     // kept only for the offset the seal names.
-    let seal = if layout.live().exists() {
-        Seal::read(&layout.seal())?
-    } else {
-        None
-    };
     let mut sealed_line: Option<Hash> = None;
     let mut live_complete_len = 0u64;
     let mut previous_file_last = GENESIS;
-    let first_is_rotated = files.first().is_some_and(|f| !f.live);
+    let first_is_rotated = opened.first().is_some_and(|(f, _, _)| !f.live);
 
-    for (index, file) in files.iter().enumerate() {
-        let (handle, gzip) = open_file(file)?;
+    for (file, handle, gzip) in opened {
+        let file = &file;
         let reader: Box<dyn std::io::BufRead> = if gzip {
             Box::new(BufReader::with_capacity(
                 256 * 1024,
@@ -218,7 +299,6 @@ pub fn verify(path: impl AsRef<Path>) -> Result<VerifyReport, AuditError> {
             });
             chain_broken = true;
         }
-        let _ = index;
     }
     if let Some(last) = expected {
         report.last_hash = hex::encode(last);
@@ -243,6 +323,16 @@ pub fn verify(path: impl AsRef<Path>) -> Result<VerifyReport, AuditError> {
             ),
         )),
         None => None,
+        // Between a rotation and the seal update (or after a crash there) the seal
+        // still names the end of the file just rotated away; then it says nothing
+        // about the live file, whose lines all come after that end.
+        Some(seal)
+            if seal.bytes > 0
+                && seal.last == previous_file_last
+                && previous_file_last != GENESIS =>
+        {
+            None
+        }
         Some(seal)
             if seal.bytes == 0 && live_complete_len == 0 && seal.last != previous_file_last =>
         {
@@ -252,15 +342,7 @@ pub fn verify(path: impl AsRef<Path>) -> Result<VerifyReport, AuditError> {
             ))
         }
         Some(seal) if seal.bytes == 0 => None,
-        // A crash between rotating and updating the seal leaves a seal for the file
-        // just rotated away; it then names the end of the previous file.
-        Some(seal)
-            if seal.bytes > live_complete_len
-                && live_complete_len == 0
-                && seal.last == previous_file_last =>
-        {
-            None
-        }
+
         Some(seal) if seal.bytes > live_complete_len => Some((
             FindingKind::Truncated,
             format!(

@@ -31,6 +31,9 @@ pub enum ProxyError {
         #[source]
         source: io::Error,
     },
+    /// The operating system's random generator failed.
+    #[error("cannot generate a random token")]
+    Random,
     /// Accepting a connection failed.
     #[error("cannot accept a connection")]
     Accept(#[source] io::Error),

@@ -12,6 +12,7 @@ use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use ironclaw_audit::{Event, EventKind};
 use ironclaw_safety::LeakDetector;
@@ -164,66 +165,60 @@ pub(crate) async fn handle(
         Ok(addrs) => addrs,
         Err(resolution) => return deny_resolution(shared, job, &host_port, resolution).await,
     };
-    let (stream, _addr) = match connect_checked(shared, &addrs).await {
-        Ok(connected) => connected,
-        Err(why) => return deny(shared, job, &host_port, StatusCode::BAD_GATEWAY, &why).await,
+    let (head, _) = outbound.into_parts();
+    let build = || {
+        let mut request = Request::new(Full::new(body.clone()));
+        *request.method_mut() = head.method.clone();
+        *request.uri_mut() = head.uri.clone();
+        *request.version_mut() = head.version;
+        *request.headers_mut() = head.headers.clone();
+        request
     };
-    let (mut sender, connection) =
-        match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
-            Ok(pair) => pair,
-            Err(err) => {
-                return deny(
-                    shared,
-                    job,
-                    &host_port,
-                    StatusCode::BAD_GATEWAY,
-                    &format!("upstream handshake failed: {err}"),
-                )
-                .await;
-            }
-        };
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
+    let pooled = take_pooled(shared, job.id(), &addrs).await;
+    let reused = pooled.is_some();
+    let (mut sender, mut addr) = match pooled {
+        Some(pooled) => pooled,
+        None => match open_upstream(shared, &addrs).await {
+            Ok(opened) => opened,
+            Err(why) => return deny(shared, job, &host_port, StatusCode::BAD_GATEWAY, &why).await,
+        },
+    };
     job.count_allowed();
     job.bytes_up.fetch_add(body.len() as u64, Ordering::Relaxed);
-    let response = match tokio::time::timeout(
-        shared.config.timeouts.response,
-        sender.send_request(outbound),
-    )
-    .await
-    {
+    let timeout = shared.config.timeouts.response;
+    let mut sent = tokio::time::timeout(timeout, sender.send_request(build())).await;
+    if reused && matches!(sent, Ok(Err(_))) {
+        // The pooled connection was closed by the upstream while idle: once more on a
+        // fresh connection to a checked address.
+        (sender, addr) = match open_upstream(shared, &addrs).await {
+            Ok(opened) => opened,
+            Err(why) => return deny(shared, job, &host_port, StatusCode::BAD_GATEWAY, &why).await,
+        };
+        sent = tokio::time::timeout(timeout, sender.send_request(build())).await;
+    }
+    let response = match sent {
         Ok(Ok(response)) => response,
         Ok(Err(err)) => {
-            return text_response(
-                StatusCode::BAD_GATEWAY,
-                &format!("ironclaw proxy: upstream error: {err}\n"),
-            );
+            let text = format!("ironclaw proxy: upstream error: {err}\n");
+            return text_response(StatusCode::BAD_GATEWAY, &text);
         }
         Err(_) => {
-            return deny(
-                shared,
-                job,
-                &host_port,
-                StatusCode::GATEWAY_TIMEOUT,
-                "upstream response timeout",
-            )
-            .await;
+            let reason = "upstream response timeout";
+            return deny(shared, job, &host_port, StatusCode::GATEWAY_TIMEOUT, reason).await;
         }
     };
+    // The connection becomes ready again once this response's body is read.
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     if injected.is_empty() {
-        let job = Arc::clone(job);
-        let body = body
-            .map_frame(move |frame| {
-                if let Some(data) = frame.data_ref() {
-                    job.bytes_down
-                        .fetch_add(data.len() as u64, Ordering::Relaxed);
-                }
-                frame
-            })
-            .boxed();
+        // Stream the body to the job; the connection goes back to the pool once the
+        // body has been read to its end.
+        let body = ReturnToPool {
+            inner: body,
+            job: Arc::clone(job),
+            slot: Some((Arc::clone(shared), addr, sender)),
+        }
+        .boxed();
         return Response::from_parts(parts, body);
     }
     // A credential went out with this request: read the response whole and take out
@@ -244,6 +239,7 @@ pub(crate) async fn handle(
     };
     job.bytes_down
         .fetch_add(body.len() as u64, Ordering::Relaxed);
+    shared.pool.put(job.id(), addr, sender);
     let (body, body_found) = redact_values(&injected, body);
     let (headers, headers_found) = redact_headers(&injected, std::mem::take(&mut parts.headers));
     parts.headers = headers;
@@ -266,6 +262,107 @@ pub(crate) async fn handle(
         parts,
         Full::new(body).map_err(|never| match never {}).boxed(),
     )
+}
+
+/// A pooled connection to one of the checked addresses that is ready for a request.
+async fn take_pooled(
+    shared: &Shared,
+    job: &str,
+    addrs: &[std::net::SocketAddr],
+) -> Option<(SendRequest<Full<Bytes>>, std::net::SocketAddr)> {
+    for addr in addrs {
+        while let Some(mut sender) = shared.pool.take(job, *addr) {
+            // A released connection turns ready as soon as its task has seen the end
+            // of the previous response; one that does not within a moment is dropped.
+            let ready = tokio::time::timeout(POOL_READY_WAIT, sender.ready()).await;
+            if matches!(ready, Ok(Ok(()))) {
+                return Some((sender, *addr));
+            }
+        }
+    }
+    None
+}
+
+/// How long a released pooled connection may take to become ready again.
+const POOL_READY_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// A response body that counts the bytes it carries and hands its upstream connection
+/// back to the pool when it has been read to the end (not when it is dropped early:
+/// a connection with unread bytes is not reusable).
+struct ReturnToPool {
+    inner: Incoming,
+    job: Arc<JobState>,
+    slot: Option<(Arc<Shared>, std::net::SocketAddr, SendRequest<Full<Bytes>>)>,
+}
+
+impl ReturnToPool {
+    fn release(&mut self) {
+        if let Some((shared, addr, sender)) = self.slot.take() {
+            shared.pool.put(self.job.id(), addr, sender);
+        }
+    }
+}
+
+impl Drop for ReturnToPool {
+    fn drop(&mut self) {
+        // An empty body may never be polled at all.
+        if hyper::body::Body::is_end_stream(&self.inner) {
+            self.release();
+        }
+    }
+}
+
+impl hyper::body::Body for ReturnToPool {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            std::task::Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    self.job
+                        .bytes_down
+                        .fetch_add(data.len() as u64, Ordering::Relaxed);
+                }
+            }
+            std::task::Poll::Ready(None) => {
+                if let Some((shared, addr, sender)) = self.slot.take() {
+                    shared.pool.put(self.job.id(), addr, sender);
+                }
+            }
+            std::task::Poll::Ready(Some(Err(_))) => self.slot = None,
+            std::task::Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Connects to the first checked address that answers and starts an HTTP/1.1 client
+/// connection on it.
+async fn open_upstream(
+    shared: &Shared,
+    addrs: &[std::net::SocketAddr],
+) -> Result<(SendRequest<Full<Bytes>>, std::net::SocketAddr), String> {
+    let (stream, addr) = connect_checked(shared, addrs).await?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|err| format!("upstream handshake failed: {err}"))?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok((sender, addr))
 }
 
 /// The kinds of leak found in the request line, headers and body, if any.

@@ -10,6 +10,7 @@ use http::header::PROXY_AUTHORIZATION;
 use ring::digest::{SHA256, digest};
 use subtle::ConstantTimeEq;
 
+use crate::error::ProxyError;
 use crate::job::JobState;
 
 /// A job's bearer token for the proxy. Debug and Display never show it.
@@ -23,10 +24,12 @@ impl JobToken {
     }
 
     /// A fresh random token: 32 bytes from the operating system's generator, hex encoded.
-    pub fn generate() -> Result<Self, ring::error::Unspecified> {
+    pub fn generate() -> Result<Self, ProxyError> {
         use ring::rand::SecureRandom as _;
         let mut bytes = [0u8; 32];
-        ring::rand::SystemRandom::new().fill(&mut bytes)?;
+        ring::rand::SystemRandom::new()
+            .fill(&mut bytes)
+            .map_err(|_| ProxyError::Random)?;
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         Ok(Self::new(hex))
     }

@@ -65,6 +65,7 @@ mod forward;
 mod headers;
 mod identity;
 mod job;
+mod pool;
 mod rate;
 mod server;
 mod tunnel;

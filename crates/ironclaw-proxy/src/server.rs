@@ -25,6 +25,7 @@ use crate::config::{Preset, ProxyConfig};
 use crate::error::ProxyError;
 use crate::identity::{JobRegistry, JobToken, presented_token};
 use crate::job::{JobGrant, JobMetrics, JobState, NetworkAllowlist};
+use crate::pool::Pool;
 use crate::{connect, forward};
 
 /// The body type of every response the proxy writes.
@@ -128,6 +129,7 @@ impl ProxyBuilder {
                 jobs: JobRegistry::default(),
                 anonymous,
                 global,
+                pool: Pool::default(),
             }),
         })
     }
@@ -145,6 +147,7 @@ pub(crate) struct Shared {
     pub(crate) jobs: JobRegistry,
     pub(crate) anonymous: Option<Arc<JobState>>,
     pub(crate) global: NetworkAllowlist,
+    pub(crate) pool: Pool,
     connections: Arc<Semaphore>,
 }
 
@@ -178,6 +181,7 @@ impl Proxy {
     /// Revokes every token of a job (on cleanup). Open tunnels finish on their own
     /// timeouts; new requests get `407`. Returns whether the job was known.
     pub fn remove_job(&self, job_id: &str) -> bool {
+        self.shared.pool.forget_job(job_id);
         self.shared.jobs.remove_job(job_id)
     }
 

@@ -38,6 +38,7 @@ struct Received {
 #[derive(Debug, Default)]
 struct Upstream {
     received: Mutex<Vec<Received>>,
+    connections: AtomicUsize,
 }
 
 impl Upstream {
@@ -95,6 +96,7 @@ async fn spawn_http_upstream(ip: Ipv4Addr) -> (SocketAddr, Arc<Upstream>) {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
+            shared.connections.fetch_add(1, Ordering::SeqCst);
             let upstream = Arc::clone(&shared);
             tokio::spawn(async move {
                 let service = service_fn(move |req| echo(Arc::clone(&upstream), req));
@@ -1013,4 +1015,41 @@ async fn global_extra_domains_apply_to_every_job_only_when_configured() {
     .await;
     assert_eq!(curl_via(&with, &url, &[]).await.0, 200);
     assert_eq!(upstream.hits(), 1);
+}
+
+#[tokio::test]
+async fn upstream_connections_are_reused_within_a_job_only() {
+    let (up_addr, upstream) = spawn_http_upstream(Ipv4Addr::LOCALHOST).await;
+    let h = start(Options {
+        grants: vec![format!("api.test:{}", up_addr.port())],
+        ..Options::default()
+    })
+    .await;
+    let url = format!("http://api.test:{}/", up_addr.port());
+    // Three requests on one client connection: one upstream connection.
+    let (status, text) = curl(vec![
+        "-x".into(),
+        h.proxy_url(),
+        url.clone(),
+        url.clone(),
+        url.clone(),
+    ])
+    .await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(upstream.hits(), 3);
+    assert_eq!(upstream.connections.load(Ordering::SeqCst), 1);
+    // Another job never gets the first job's connection.
+    let other = JobToken::generate().unwrap();
+    let mut grant = JobGrant::new("job-2");
+    grant.network = NetworkAllowlist::new([format!("api.test:{}", up_addr.port())]).unwrap();
+    h.proxy.add_job(&other, grant);
+    let (status, _) = curl(vec![
+        "-x".into(),
+        format!("http://job:{}@{}", other.expose(), h.addr),
+        url,
+    ])
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(upstream.hits(), 4);
+    assert_eq!(upstream.connections.load(Ordering::SeqCst), 2);
 }

@@ -77,8 +77,19 @@ pub(crate) fn run_load(
 
 /// Events per second of the group-commit writer with `writers` threads.
 pub(crate) fn ours(dir: &Path, writers: usize, duration: Duration) -> f64 {
+    ours_with(dir, writers, duration, AuditConfig::new(dir.join("unused")))
+}
+
+/// Like [`ours`] with the settings of `config` (its path is replaced).
+pub(crate) fn ours_with(
+    dir: &Path,
+    writers: usize,
+    duration: Duration,
+    config: AuditConfig,
+) -> f64 {
     let path = dir.join(format!("ours-{writers}.log"));
-    let log = AuditLog::open(AuditConfig::new(&path).max_size_mb(0)).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let log = AuditLog::open(config.with_path(&path).max_size_mb(0)).unwrap();
     let rate = run_load(
         writers,
         duration,

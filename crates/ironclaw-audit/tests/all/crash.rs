@@ -10,25 +10,26 @@ use std::time::Duration;
 use ironclaw_audit::{AuditReader, Query, verify};
 use rand::Rng;
 
-/// The `crash_writer` example, built by `cargo test`; built here if missing.
+/// The `crash_writer` example, (re)built here: `cargo test --test all` alone would
+/// not rebuild it after a change to the library.
 fn crash_writer() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().unwrap().parent().unwrap();
     let helper = profile_dir.join("examples").join("crash_writer");
-    if !helper.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "ironclaw-audit",
-                "--example",
-                "crash_writer",
-            ])
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the crash_writer example failed");
+    let mut build = Command::new(env!("CARGO"));
+    build.args([
+        "build",
+        "--quiet",
+        "-p",
+        "ironclaw-audit",
+        "--example",
+        "crash_writer",
+    ]);
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        build.arg("--release");
     }
+    let status = build.status().unwrap();
+    assert!(status.success(), "building the crash_writer example failed");
     assert!(
         helper.exists(),
         "crash_writer example not found at {}",
@@ -50,28 +51,38 @@ fn acknowledged_events_survive_sigkill() {
         let path = dir.path().join("audit.log");
         let mut acked: HashSet<String> = HashSet::new();
         for _crash in 0..10 {
-            let mut child = Command::new(&helper)
-                .arg(&path)
-                .arg("8")
-                .arg("65536")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            std::thread::sleep(Duration::from_millis(rng.random_range(10..60)));
-            child.kill().unwrap(); // SIGKILL
-            let mut out = String::new();
-            child
-                .stdout
-                .take()
-                .unwrap()
-                .read_to_string(&mut out)
-                .unwrap();
-            child.wait().unwrap();
-            // A line cut by the kill is not a complete acknowledgement.
-            let complete = out.rfind('\n').map_or("", |i| &out[..i]);
+            // Two writer processes share the log (like the daemon and a CLI command);
+            // both are killed.
+            let mut children: Vec<_> = (0..2)
+                .map(|_| {
+                    Command::new(&helper)
+                        .arg(&path)
+                        .arg("4")
+                        .arg("65536")
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::null())
+                        .spawn()
+                        .unwrap()
+                })
+                .collect();
             let before = acked.len();
-            acked.extend(complete.lines().map(str::to_owned));
+            for child in &mut children {
+                std::thread::sleep(Duration::from_millis(rng.random_range(5..30)));
+                child.kill().unwrap(); // SIGKILL
+            }
+            for mut child in children {
+                let mut out = String::new();
+                child
+                    .stdout
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut out)
+                    .unwrap();
+                child.wait().unwrap();
+                // A line cut by the kill is not a complete acknowledgement.
+                let complete = out.rfind('\n').map_or("", |i| &out[..i]);
+                acked.extend(complete.lines().map(str::to_owned));
+            }
             if acked.len() > before {
                 crashes_with_acks += 1;
             }

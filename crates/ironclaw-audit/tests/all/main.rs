@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod crash;
+#[cfg(feature = "postgres")]
+mod pg;
 mod reader;
 mod rotation;
 mod verify;

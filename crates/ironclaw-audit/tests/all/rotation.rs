@@ -96,3 +96,28 @@ fn retention_removes_expired_rotated_files() {
     assert!(recent.exists());
     assert!(unrelated.exists());
 }
+
+#[test]
+fn verify_while_a_writer_rotates_reports_no_false_break() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let log = AuditLog::open(AuditConfig::new(&path).max_size_bytes(4096).compress(true)).unwrap();
+    let writer = {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            for i in 0..600 {
+                log.record(event(i)).unwrap();
+            }
+        })
+    };
+    let mut checks = 0;
+    while !writer.is_finished() {
+        let report = verify(&path).unwrap();
+        assert!(report.is_clean(), "{report:#?}");
+        checks += 1;
+    }
+    writer.join().unwrap();
+    log.wait_maintenance();
+    assert!(verify(&path).unwrap().is_clean());
+    assert!(checks > 0);
+}
