@@ -508,3 +508,104 @@ fn connect_tunnels_check_host_port_and_addresses() {
         DenyKind::Private
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Arbitrary input never panics, and whatever is allowed is https to a
+    /// checked public address.
+    #[test]
+    fn arbitrary_urls_never_panic_and_allowed_means_safe(
+        raw in prop_oneof![
+            ".{0,80}",
+            "(https?|HTTPS|ftp|gopher)://[a-z0-9.%:@\\[\\]/\\\\#?&=~-]{0,60}",
+            "https://[0-9a-fx.:]{1,40}/[a-z0-9%./;]{0,30}",
+        ]
+    ) {
+        let dns = dns();
+        if let Ok(egress) = EgressPolicy::builtin().check("GET", &raw, &dns) {
+            prop_assert_eq!(egress.url.scheme(), "https");
+            for addr in &egress.addrs {
+                prop_assert!(SsrfPolicy::new().check_ip(addr.ip()).is_ok(), "{} -> {}", raw, addr);
+            }
+        }
+        let _ = normalize_path(&raw);
+        let _ = normalize_host(&raw);
+    }
+
+    #[test]
+    fn arbitrary_config_text_never_panics(text in ".{0,200}", value in ".{0,20}") {
+        let _ = ironclaw_policy::parse_jsonc(&text);
+        let path = vec!["gateway".to_owned(), "bind".to_owned()];
+        if let Ok(out) = ironclaw_policy::set_in_place(&text, &path, &serde_json::Value::String(value)) {
+            prop_assert!(ironclaw_policy::parse_jsonc(&out).is_ok(), "{:?} -> {:?}", text, out);
+        }
+    }
+}
+
+fn json_tree() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        any::<i32>().prop_map(serde_json::Value::from),
+        "[a-z /*\"]{0,8}".prop_map(serde_json::Value::from),
+        Just(serde_json::json!([1, "x", null])),
+    ];
+    leaf.prop_recursive(3, 16, 4, |inner| {
+        proptest::collection::btree_map(prop::sample::select(vec!["a", "b", "c"]), inner, 0..4)
+            .prop_map(|m| {
+                serde_json::Value::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+            })
+    })
+}
+
+proptest! {
+    /// Editing one value of any document (pretty or compact, with comments after
+    /// every line) sets exactly that value and keeps everything else.
+    #[test]
+    fn set_in_place_edits_exactly_one_value(
+        tree in json_tree(),
+        path in proptest::collection::vec(prop::sample::select(vec!["a", "b", "c"]), 1..4),
+        pretty in any::<bool>(),
+        value in any::<i64>(),
+    ) {
+        let serde_json::Value::Object(_) = tree else { return Ok(()); };
+        let mut text = if pretty {
+            serde_json::to_string_pretty(&tree).unwrap()
+        } else {
+            serde_json::to_string(&tree).unwrap()
+        };
+        text = text.lines().map(|l| format!("{l} // note\n")).collect();
+        let path: Vec<String> = path.into_iter().map(str::to_owned).collect();
+        let new = serde_json::Value::from(value);
+        match ironclaw_policy::set_in_place(&text, &path, &new) {
+            Ok(out) => {
+                let parsed = ironclaw_policy::parse_jsonc(&out).unwrap();
+                let mut expected = tree.clone();
+                let mut cursor = &mut expected;
+                for key in &path[..path.len() - 1] {
+                    let obj = cursor.as_object_mut().unwrap();
+                    cursor = obj.entry(key.clone()).or_insert_with(|| serde_json::json!({}));
+                }
+                cursor.as_object_mut().unwrap().insert(path[path.len() - 1].clone(), new);
+                prop_assert_eq!(parsed, expected);
+                // Comments survive, except those inside a replaced array or object.
+                let old = path.iter().try_fold(&tree, |v, k| v.get(k));
+                if !old.is_some_and(|v| v.is_array() || v.is_object()) {
+                    prop_assert_eq!(out.matches("// note").count(), text.matches("// note").count());
+                }
+            }
+            Err(_) => {
+                // Only refused when some parent on the path is not an object.
+                let mut cursor = &tree;
+                let mut blocked = false;
+                for key in &path[..path.len() - 1] {
+                    match cursor.get(key) {
+                        Some(v) if v.is_object() => cursor = v,
+                        Some(_) => { blocked = true; break; }
+                        None => break,
+                    }
+                }
+                prop_assert!(blocked, "refused {:?} in {}", path, text);
+            }
+        }
+    }
+}
