@@ -20,6 +20,7 @@ const METADATA_NAMES: &[&str] = &[
     "metadata.tencentyun.com",
     "metadata.azure.com",
     "metadata.platformequinix.com",
+    "metadata.packet.net",
 ];
 
 /// Name suffixes reserved for local or private use (RFC 6761, RFC 6762, RFC 8375,
