@@ -8,8 +8,8 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use ironclaw_audit::{AuditConfig, AuditLog, Event, EventKind};
 use ironclaw_policy::{
-    Config, FileLock, HomeLayout, KeyKind, expand_str, load_dotenv, parse_jsonc, parse_key,
-    read_config_text, redact_value, set_config_value, validate,
+    Config, HomeLayout, KeyKind, expand_str, load_dotenv, parse_jsonc, parse_key, read_config_text,
+    redact_value, set_config_value, validate,
 };
 use serde_json::Value;
 
@@ -69,13 +69,11 @@ pub(crate) fn env_lookup(layout: &HomeLayout) -> Result<impl Fn(&str) -> Option<
     })
 }
 
-/// The audit log opened for one command, with a lock on `<log>.lock` held until
-/// dropped: the audit writer serialises threads, not processes, so CLI commands
-/// running at the same time take turns to read the chain tail and append.
+/// The audit log opened for one command (the audit writer serialises appends
+/// across processes with a lock on its seal file).
 #[derive(Debug)]
 pub(crate) struct CliAudit {
     log: AuditLog,
-    _lock: FileLock,
 }
 
 impl CliAudit {
@@ -122,14 +120,12 @@ pub(crate) fn audit_config(layout: &HomeLayout) -> Result<AuditConfig> {
 pub(crate) fn open_audit(layout: &HomeLayout) -> Result<CliAudit> {
     let config = audit_config(layout)?;
     let path = config.path().to_path_buf();
-    let lock = FileLock::acquire(&path)
-        .with_context(|| format!("cannot lock the audit log {}", path.display()))?;
     let log = AuditLog::open(config)
         .with_context(|| format!("cannot open the audit log {}", path.display()))?;
     for warning in log.warnings() {
         eprintln!("warning: {warning}");
     }
-    Ok(CliAudit { log, _lock: lock })
+    Ok(CliAudit { log })
 }
 
 fn get(layout: &HomeLayout, key: &str, json: bool) -> Result<ExitCode> {

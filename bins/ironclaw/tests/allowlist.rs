@@ -196,6 +196,9 @@ fn concurrent_grants_from_many_processes_are_all_kept() {
     let env = list_json(h)[0]["grants"]["env"].as_array().unwrap().len();
     assert_eq!(env, 12);
     assert_eq!(audit_events(h).len(), 12);
+    // The twelve records from twelve processes form one unbroken chain.
+    let (code, out, err) = ironclaw(h, &["audit", "verify"]);
+    assert_eq!(code, 0, "{out}{err}");
 }
 
 #[test]
