@@ -283,12 +283,15 @@ pub fn set_in_place(text: &str, path: &[String], value: &Value) -> Result<String
             }
             None => {
                 let indent = member_indent(text, &obj);
+                // Keep the file's line endings (rendered JSON has no raw newline).
+                let nl = if text.contains("\r\n") { "\r\n" } else { "\n" };
                 let member = format!(
                     "\"{}\": {}",
                     escape_key(key),
                     nested(&path[depth + 1..], &rendered, indent.len())
-                );
-                return Ok(insert_member(text, &blanked, &obj, &indent, &member));
+                )
+                .replace('\n', nl);
+                return Ok(insert_member(text, &blanked, &obj, &indent, &member, nl));
             }
         }
     }
@@ -338,6 +341,7 @@ fn insert_member(
     obj: &ObjectSpan,
     indent: &str,
     member: &str,
+    nl: &str,
 ) -> String {
     let mut out = String::with_capacity(text.len() + member.len() + 8);
     match obj.members.last() {
@@ -349,17 +353,17 @@ fn insert_member(
             if has_comma {
                 let comma = *end + text[*end..obj.close].find(',').unwrap_or(0) + 1;
                 out.push_str(&text[*end..comma]);
-                out.push_str(&format!("\n{indent}{member}"));
+                out.push_str(&format!("{nl}{indent}{member}"));
                 out.push_str(&text[comma..]);
             } else {
-                out.push_str(&format!(",\n{indent}{member}"));
+                out.push_str(&format!(",{nl}{indent}{member}"));
                 out.push_str(&text[*end..]);
             }
         }
         None => {
             let close_indent = indent.get(2..).unwrap_or("");
             out.push_str(&text[..obj.open + 1]);
-            out.push_str(&format!("\n{indent}{member}\n{close_indent}"));
+            out.push_str(&format!("{nl}{indent}{member}{nl}{close_indent}"));
             out.push_str(text[obj.open + 1..obj.close].trim_start_matches([' ', '\t']));
             out.push_str(&text[obj.close..]);
         }
@@ -420,6 +424,17 @@ mod tests {
         assert_eq!(
             parse_jsonc(&out).unwrap(),
             serde_json::json!({"x": 1, "y": 2})
+        );
+    }
+
+    #[test]
+    fn keeps_crlf_line_endings() {
+        let text = "{\r\n  \"gateway\": {\r\n    \"port\": 3000\r\n  }\r\n}\r\n";
+        let out = set_in_place(text, &path("security.sandbox.mode"), &"strict".into()).unwrap();
+        assert!(!out.replace("\r\n", "").contains('\n'), "{out:?}");
+        assert_eq!(
+            parse_jsonc(&out).unwrap()["security"]["sandbox"]["mode"],
+            "strict"
         );
     }
 
