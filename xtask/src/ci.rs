@@ -16,8 +16,12 @@ use crate::pg;
 /// The cargo-deny release CI installs when it is missing.
 const CARGO_DENY_VERSION: &str = "0.20.2";
 
-/// Debian packages the test suite needs, with the file that shows each is installed.
-const SYSTEM_PACKAGES: &[(&str, &str)] = &[("postgresql", "/usr/lib/postgresql")];
+/// Debian packages the test suite needs, with the file that shows each is installed:
+/// PostgreSQL for the storage backends, curl as an independent client of the proxy.
+const SYSTEM_PACKAGES: &[(&str, &str)] = &[
+    ("postgresql", "/usr/lib/postgresql"),
+    ("curl", "/usr/bin/curl"),
+];
 
 /// Runs every CI step; stops at the first failure.
 pub(crate) fn run(root: &Path) -> Result<()> {

@@ -1,10 +1,13 @@
 //! `ironclawd`: the IronClaw daemon. A composition root only: it parses arguments and
 //! config, builds library objects, wires them together and maps errors to exit codes.
 //!
-//! Start-up order matters: the audit log is opened first, and the daemon refuses to
-//! start (exit 1, message naming the path) when it cannot be written, because audit
-//! logging cannot be turned off. It then records `GATEWAY_START`, waits for SIGTERM
-//! or SIGINT, records `GATEWAY_STOP` and exits 0.
+//! Start-up order matters: the config is loaded and validated first (every problem is
+//! reported at once and the daemon refuses to start), then the audit log it names is
+//! opened, and the daemon refuses to start (exit 1, message naming the path) when it
+//! cannot be written, because audit logging cannot be turned off. It then records
+//! `GATEWAY_START` (canonical config hash, sandbox mode, authorised skills), warns
+//! loudly at every start in `audit-only` mode, waits for SIGTERM or SIGINT, records
+//! `GATEWAY_STOP` and exits 0.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,6 +15,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use ironclaw_audit::{AuditConfig, AuditLog, Event, EventKind};
+use ironclaw_policy::{Allowlist, Config, HomeLayout, LoadedConfig, SandboxMode};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// The IronClaw daemon.
@@ -22,9 +26,6 @@ struct Args {
     #[arg(long, value_name = "DIR")]
     home: Option<PathBuf>,
 }
-
-/// The sandbox mode until the policy crate supplies the configured one.
-const SANDBOX_MODE: &str = "strict";
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -47,8 +48,22 @@ fn main() -> ExitCode {
 fn run(args: Args) -> anyhow::Result<()> {
     let home = resolve_home(args.home)?;
     ensure_home(&home)?;
-    let audit_path = audit_log_path(&home);
-    let log = AuditLog::open(AuditConfig::new(&audit_path)).with_context(|| {
+    let layout = HomeLayout::new(&home);
+    let loaded = load_config(&layout)?;
+    for warning in &loaded.warnings {
+        tracing::warn!("config: {}: {}", warning.path, warning.reason);
+    }
+    let config = &loaded.config;
+    let sandbox_mode = config.security.sandbox.mode;
+    if sandbox_mode == SandboxMode::AuditOnly {
+        tracing::warn!(
+            "SANDBOX MODE IS audit-only: NOTHING IS BLOCKED. This mode gives zero \
+             protection; set security.sandbox.mode to strict after your migration."
+        );
+    }
+    let audit_config = audit_config(&layout, config)?;
+    let audit_path = audit_config.path().to_path_buf();
+    let log = AuditLog::open(audit_config).with_context(|| {
         format!(
             "refusing to start without a writable audit log at {}",
             audit_path.display()
@@ -73,13 +88,16 @@ fn run(args: Args) -> anyhow::Result<()> {
         )
     };
 
-    let config_sha256 = config_sha256(&home.join("ironclaw.json"))?;
+    let config_file_sha256 = config_sha256(&layout.config())?;
+    let allowlist: Allowlist = ironclaw_policy::load_json(&layout.allowlist())
+        .with_context(|| format!("cannot read the allowlist {}", layout.allowlist().display()))?;
     log.record(
         Event::builder(EventKind::GatewayStart)
             .action("start")
-            .field("configSha256", config_sha256)
-            .field("sandboxMode", SANDBOX_MODE)
-            .field("skillsAuthorised", 0)
+            .field("configSha256", config.canonical_hash())
+            .field("configFileSha256", config_file_sha256)
+            .field("sandboxMode", serde_json::to_value(sandbox_mode)?)
+            .field("skillsAuthorised", allowlist.skills.len())
             .field("pid", std::process::id())
             .build()?,
     )?;
@@ -123,6 +141,13 @@ fn resolve_home(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 /// `ironclawd` works on a fresh machine. An existing home is left as it is.
 fn ensure_home(home: &Path) -> anyhow::Result<()> {
     if home.exists() {
+        if !home.is_dir() {
+            anyhow::bail!(
+                "refusing to start: the home {} is not a directory, so the audit log {} cannot be written",
+                home.display(),
+                home.join("audit.log").display()
+            );
+        }
         return Ok(());
     }
     use std::os::unix::fs::DirBuilderExt;
@@ -133,10 +158,44 @@ fn ensure_home(home: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create the home {}", home.display()))
 }
 
-/// The audit log of a home. The one place that decides it, until the configured
-/// `security.auditLog.path` is read by the policy crate.
-fn audit_log_path(home: &Path) -> PathBuf {
-    home.join("audit.log")
+/// Loads `ironclaw.json` (the defaults when it does not exist), expanding `${VAR}`
+/// from the environment, then from the home's `.env` (refused unless mode 0600).
+fn load_config(layout: &HomeLayout) -> anyhow::Result<LoadedConfig> {
+    let path = layout.config();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => "{}".to_owned(),
+        Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let dotenv = ironclaw_policy::load_dotenv(&layout.dotenv())?;
+    let env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .or_else(|| dotenv.get(name).cloned())
+    };
+    Ok(Config::from_text(&text, &path, &env)?)
+}
+
+/// The audit log settings from the config: `security.auditLog.path` (a leading `~/`
+/// is the user's home; a relative path is inside the IronClaw home; default
+/// `<home>/audit.log`) and its rotation.
+fn audit_config(layout: &HomeLayout, config: &Config) -> anyhow::Result<AuditConfig> {
+    let settings = &config.security.audit_log;
+    let path = match &settings.path {
+        None => layout.audit_log(),
+        Some(path) => match path.strip_prefix("~") {
+            Ok(rest) => std::env::var_os("HOME")
+                .map(|home| PathBuf::from(home).join(rest))
+                .context("security.auditLog.path starts with ~ but HOME is not set")?,
+            Err(_) if path.is_relative() => layout.root().join(path),
+            Err(_) => path.clone(),
+        },
+    };
+    let keep_days = u32::try_from(settings.keep_days).unwrap_or(u32::MAX);
+    Ok(AuditConfig::new(path)
+        .max_size_mb(settings.max_size_mb)
+        .keep_days(keep_days)
+        .compress(settings.compress))
 }
 
 /// SHA-256 (hex) of the config file's bytes; of empty input when there is no file,
