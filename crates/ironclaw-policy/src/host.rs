@@ -28,7 +28,9 @@ pub fn normalize_host(host: &str) -> Result<String, HostError> {
     Ok(match parsed {
         url::Host::Domain(d) => {
             let d = d.strip_suffix('.').unwrap_or(&d).to_ascii_lowercase();
-            if d.is_empty() || d.contains("..") {
+            // One trailing dot is the root label; any other empty label (`a..b`,
+            // `.a`, `a..`) is malformed.
+            if d.split('.').any(str::is_empty) {
                 return Err(HostError(format!("host {host:?} has an empty label")));
             }
             d
@@ -196,6 +198,9 @@ mod tests {
         norm("①②⑦.⓪.⓪.①", Some("127.0.0.1"));
         norm("[::FFFF:127.0.0.1]", Some("::ffff:127.0.0.1"));
         norm("a..b", None);
+        norm("api.test..", None);
+        norm(".api.test", None);
+        norm(".", None);
         norm("a b", None);
         norm("user@host", None);
         norm("", None);
