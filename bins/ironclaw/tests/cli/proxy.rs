@@ -1,5 +1,4 @@
 //! `ironclaw proxy serve`, run as a real process in a temp home.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

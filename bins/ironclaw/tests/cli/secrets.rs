@@ -1,6 +1,5 @@
 //! `ironclaw secrets` run as a binary in a temporary home. Every test greps
 //! every output and every file in the home for the secret values.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! `ironclaw net check`, run as a binary in a temporary home.
 
 use std::process::Command;

@@ -1,5 +1,4 @@
 //! `ironclaw audit ...` run as a binary in a temporary home.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

@@ -1,5 +1,4 @@
 //! `ironclaw scan leaks|injection`, run as a process in a temporary home.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
