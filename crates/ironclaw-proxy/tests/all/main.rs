@@ -1,0 +1,329 @@
+//! The proxy over real sockets: loopback upstreams (HTTP, and HTTPS with an rcgen
+//! certificate), reached through the proxy by curl and by raw TCP clients.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::convert::Infallible;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use ironclaw_audit::{AuditConfig, AuditLog};
+use ironclaw_policy::{ResolveError, Resolver, StaticResolver};
+use ironclaw_proxy::{JobGrant, JobToken, Limits, NetworkAllowlist, Proxy, ProxyConfig};
+use ironclaw_secrets::{
+    CredentialLocation, CredentialMapping, SecretGrant, SecretStore, SecretValue,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+mod basics;
+
+// ---------------------------------------------------------------------------------
+// Upstreams
+
+/// What an upstream received: the request head as text, and the body.
+#[derive(Debug, Clone)]
+struct Received {
+    head: String,
+    body: Vec<u8>,
+}
+
+#[derive(Debug, Default)]
+struct Upstream {
+    received: Mutex<Vec<Received>>,
+    connections: AtomicUsize,
+}
+
+impl Upstream {
+    fn hits(&self) -> usize {
+        self.received.lock().unwrap().len()
+    }
+
+    fn last(&self) -> Received {
+        self.received
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .expect("upstream got no request")
+    }
+}
+
+/// Answers every request with the request head it saw (an echo server: the worst case
+/// for a credential the tool must not read back).
+async fn echo(
+    upstream: Arc<Upstream>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let mut head = format!("{} {}\n", request.method(), request.uri());
+    for (name, value) in request.headers() {
+        head.push_str(&format!(
+            "{}: {}\n",
+            name,
+            String::from_utf8_lossy(value.as_bytes())
+        ));
+    }
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes().to_vec())
+        .unwrap_or_default();
+    upstream.received.lock().unwrap().push(Received {
+        head: head.clone(),
+        body,
+    });
+    Ok(Response::builder()
+        .header("x-upstream", "echo")
+        .body(Full::new(Bytes::from(head)))
+        .unwrap())
+}
+
+async fn spawn_http_upstream(ip: Ipv4Addr) -> (SocketAddr, Arc<Upstream>) {
+    let listener = TcpListener::bind((ip, 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let upstream = Arc::new(Upstream::default());
+    let shared = Arc::clone(&upstream);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            shared.connections.fetch_add(1, Ordering::SeqCst);
+            let upstream = Arc::clone(&shared);
+            tokio::spawn(async move {
+                let service = service_fn(move |req| echo(Arc::clone(&upstream), req));
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (addr, upstream)
+}
+
+/// An HTTPS upstream for `api.test` with a fresh self-signed certificate; returns the
+/// address and the certificate's PEM for the client to trust.
+async fn spawn_https_upstream() -> (SocketAddr, Arc<Upstream>, String) {
+    let certified = rcgen::generate_simple_self_signed(vec!["api.test".to_owned()]).unwrap();
+    let cert_pem = certified.cert.pem();
+    let cert_der = certified.cert.der().clone();
+    let key_der =
+        rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert_der], key_der)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let upstream = Arc::new(Upstream::default());
+    let shared = Arc::clone(&upstream);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            let upstream = Arc::clone(&shared);
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let service = service_fn(move |req| echo(Arc::clone(&upstream), req));
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    (addr, upstream, cert_pem)
+}
+
+// ---------------------------------------------------------------------------------
+// The proxy under test
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    audit_path: std::path::PathBuf,
+    proxy: Proxy,
+    addr: SocketAddr,
+    token: JobToken,
+    store: Arc<SecretStore>,
+}
+
+impl Harness {
+    fn audit_lines(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.audit_path)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn audited(&self, event: &str) -> Vec<serde_json::Value> {
+        self.audit_lines()
+            .into_iter()
+            .filter(|l| l["event"] == event)
+            .collect()
+    }
+
+    fn proxy_url(&self) -> String {
+        format!("http://job:{}@{}", self.token.expose(), self.addr)
+    }
+}
+
+struct Options {
+    global_allow: Vec<String>,
+    timeouts: ironclaw_proxy::Timeouts,
+    grants: Vec<String>,
+    limits: Limits,
+    unsafe_private: bool,
+    resolver: Option<Arc<dyn Resolver + Send + Sync>>,
+    credentials: Vec<CredentialMapping>,
+    secret_grant: Vec<&'static str>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            global_allow: Vec::new(),
+            timeouts: ironclaw_proxy::Timeouts::default(),
+            grants: Vec::new(),
+            limits: Limits::default(),
+            unsafe_private: true,
+            resolver: None,
+            credentials: Vec::new(),
+            secret_grant: Vec::new(),
+        }
+    }
+}
+
+fn test_resolver() -> Arc<dyn Resolver + Send + Sync> {
+    let mut resolver = StaticResolver::new();
+    resolver
+        .insert("api.test", IpAddr::V4(Ipv4Addr::LOCALHOST))
+        .unwrap();
+    resolver
+        .insert("other.test", IpAddr::V4(Ipv4Addr::LOCALHOST))
+        .unwrap();
+    resolver
+        .insert("internal.example", IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7)))
+        .unwrap();
+    Arc::new(resolver)
+}
+
+async fn start(options: Options) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let audit_path = dir.path().join("audit.log");
+    let audit = AuditLog::open(AuditConfig::new(&audit_path)).unwrap();
+    let store = Arc::new(SecretStore::open_dir(&dir.path().join("secrets"), None).unwrap());
+    let config = ProxyConfig {
+        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        limits: options.limits.clone(),
+        timeouts: options.timeouts.clone(),
+        global_allow: options.global_allow.clone(),
+        allow_private_addresses_unsafe: options.unsafe_private,
+        ..ProxyConfig::default()
+    };
+    let proxy = Proxy::builder(audit)
+        .config(config)
+        .resolver(options.resolver.unwrap_or_else(test_resolver))
+        .secret_store(Arc::clone(&store), "default")
+        .build()
+        .unwrap();
+    let token = JobToken::generate().unwrap();
+    let mut grant = JobGrant::new("job-1");
+    grant.skill = Some("fetcher".to_owned());
+    grant.network = NetworkAllowlist::new(&options.grants).unwrap();
+    grant.credentials = options.credentials;
+    grant.secrets = SecretGrant::new(options.secret_grant);
+    proxy.add_job(&token, grant);
+    let listener = proxy.bind().await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let serving = proxy.clone();
+    tokio::spawn(async move { serving.serve(listener).await });
+    Harness {
+        _dir: dir,
+        audit_path,
+        proxy,
+        addr,
+        token,
+        store,
+    }
+}
+
+/// Runs curl (a real, independent client) and returns (status, headers+body text).
+async fn curl(args: Vec<String>) -> (u16, String) {
+    tokio::task::spawn_blocking(move || {
+        let output = Command::new("curl")
+            .args(["-s", "-S", "-i", "--max-time", "10", "--noproxy", ""])
+            .args(&args)
+            .output()
+            .expect("curl must be installed (cargo xtask ci installs it)");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        // With -i and a proxy tunnel, curl prints the CONNECT answer first; take the
+        // last status line.
+        let status = text
+            .lines()
+            .rfind(|l| l.starts_with("HTTP/"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (
+            status,
+            format!("{text}{}", String::from_utf8_lossy(&output.stderr)),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+async fn curl_via(h: &Harness, url: &str, extra: &[&str]) -> (u16, String) {
+    let mut args = vec!["-x".to_owned(), h.proxy_url(), url.to_owned()];
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    curl(args).await
+}
+
+/// Sends raw bytes to the proxy and returns the status of the first answer.
+async fn raw(addr: SocketAddr, bytes: &[u8]) -> u16 {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+fn basic(token: &JobToken) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(format!("job:{}", token.expose()))
+}
+
+/// Sends raw bytes and reads until the proxy closes the connection (or 5 s pass).
+async fn raw_until_close(addr: SocketAddr, bytes: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
