@@ -18,6 +18,7 @@ use ironclaw_audit::{Event, EventKind};
 use ironclaw_safety::LeakDetector;
 use ironclaw_secrets::{SecretValue, apply_credential};
 
+use crate::coding::{Coding, DecodeError, content_coding, decode, transfer_coding_is_plain};
 use crate::headers::{check_framing, strip_hop_by_hop};
 use crate::job::{JobState, normalized};
 use crate::server::{
@@ -157,6 +158,15 @@ pub(crate) async fn handle(
         Ok(values) => values,
         Err(why) => return deny(shared, job, &host_port, StatusCode::BAD_GATEWAY, &why).await,
     };
+    if !injected.is_empty() {
+        // The response is scanned for the credential, which a compressed body would
+        // hide: ask for no content coding (and refuse one the upstream uses anyway and
+        // the proxy cannot undo, below).
+        outbound.headers_mut().insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+    }
     if let Err(why) = to_origin_form(&mut outbound, &authority) {
         return deny(shared, job, &host_port, StatusCode::BAD_REQUEST, why).await;
     }
@@ -209,8 +219,8 @@ pub(crate) async fn handle(
     };
     // The connection becomes ready again once this response's body is read.
     let (mut parts, body) = response.into_parts();
-    strip_hop_by_hop(&mut parts.headers);
     if injected.is_empty() {
+        strip_hop_by_hop(&mut parts.headers);
         // Stream the body to the job; the connection goes back to the pool once the
         // body has been read to its end.
         let body = ReturnToPool {
@@ -221,8 +231,23 @@ pub(crate) async fn handle(
         .boxed();
         return Response::from_parts(parts, body);
     }
-    // A credential went out with this request: read the response whole and take out
-    // every spelling of it before the job sees the response.
+    // A credential went out with this request: read the response whole, undo its
+    // content coding, and take out every spelling of the credential before the job
+    // sees the response. A coding the proxy cannot undo is refused, never passed on.
+    if !transfer_coding_is_plain(&parts.headers) {
+        let reason = "upstream response uses a transfer-encoding the proxy cannot scan";
+        return deny(shared, job, &host_port, StatusCode::BAD_GATEWAY, reason).await;
+    }
+    let coding = match content_coding(&parts.headers) {
+        Ok(coding) => coding,
+        Err(name) => {
+            let reason = format!(
+                "upstream response has content-encoding {name:?}, which the proxy cannot scan"
+            );
+            return deny(shared, job, &host_port, StatusCode::BAD_GATEWAY, &reason).await;
+        }
+    };
+    strip_hop_by_hop(&mut parts.headers);
     let limit = job.limits.max_response_bytes;
     let body = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -240,6 +265,25 @@ pub(crate) async fn handle(
     job.bytes_down
         .fetch_add(body.len() as u64, Ordering::Relaxed);
     shared.pool.put(job.id(), addr, sender);
+    let body = if coding == Coding::Identity {
+        body
+    } else {
+        match decode_blocking(coding, body, limit).await {
+            Ok(decoded) => {
+                parts.headers.remove(header::CONTENT_ENCODING);
+                decoded
+            }
+            Err(err) => {
+                let reason = match err {
+                    DecodeError::TooLarge => "decoded upstream response over the scan limit",
+                    DecodeError::Corrupt => {
+                        "upstream response body does not match its content-encoding"
+                    }
+                };
+                return deny(shared, job, &host_port, StatusCode::BAD_GATEWAY, reason).await;
+            }
+        }
+    };
     let (body, body_found) = redact_values(&injected, body);
     let (headers, headers_found) = redact_headers(&injected, std::mem::take(&mut parts.headers));
     parts.headers = headers;
@@ -505,4 +549,16 @@ fn redact_headers(values: &[SecretValue], headers: http::HeaderMap) -> (http::He
         }
     }
     (clean, found)
+}
+
+/// Decodes a body off the async threads (decompression is CPU work), capped at `limit`
+/// decoded bytes.
+pub(crate) async fn decode_blocking(
+    coding: Coding,
+    body: Bytes,
+    limit: usize,
+) -> Result<Bytes, DecodeError> {
+    tokio::task::spawn_blocking(move || decode(coding, &body, limit).map(Bytes::from))
+        .await
+        .unwrap_or(Err(DecodeError::Corrupt))
 }

@@ -25,7 +25,10 @@
 //!   (request smuggling), and are scanned for leaks (request line, headers, body)
 //!   before the job's credentials are injected and before anything is sent. A leak
 //!   answers `403` and is audited as `LEAK_BLOCKED`. A response to a request that
-//!   carried an injected credential is scanned for that credential and redacted.
+//!   carried an injected credential is scanned for that credential and redacted:
+//!   such a request asks the upstream for `Accept-Encoding: identity`, a `gzip` or
+//!   `deflate` answer is decoded (within the response limit) before the scan, and any
+//!   other coding is refused with `502` rather than passed on unscanned.
 //! - Every refusal is audited as `NETWORK_BLOCK` (job, host, port, reason) before it
 //!   is answered.
 //!
@@ -58,6 +61,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod coding;
 mod config;
 mod connect;
 mod error;

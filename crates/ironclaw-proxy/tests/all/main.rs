@@ -19,6 +19,7 @@ use hyper_util::rt::TokioIo;
 use ironclaw_audit::{AuditConfig, AuditLog};
 use ironclaw_policy::{ResolveError, Resolver, StaticResolver};
 use ironclaw_proxy::{JobGrant, JobToken, Limits, NetworkAllowlist, Proxy, ProxyConfig};
+use ironclaw_safety::LeakDetector;
 use ironclaw_secrets::{
     CredentialLocation, CredentialMapping, SecretGrant, SecretStore, SecretValue,
 };
@@ -26,6 +27,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 mod basics;
+mod hardening;
 
 // ---------------------------------------------------------------------------------
 // Upstreams
@@ -41,6 +43,7 @@ struct Received {
 struct Upstream {
     received: Mutex<Vec<Received>>,
     connections: AtomicUsize,
+    closed: AtomicUsize,
 }
 
 impl Upstream {
@@ -58,10 +61,24 @@ impl Upstream {
     }
 }
 
-/// Answers every request with the request head it saw (an echo server: the worst case
-/// for a credential the tool must not read back).
-async fn echo(
+/// Builds an upstream's answer from what it received.
+type Responder = Arc<dyn Fn(&Received) -> Response<Full<Bytes>> + Send + Sync>;
+
+/// Answers with the request head it saw (an echo server: the worst case for a
+/// credential the tool must not read back).
+fn echo_responder() -> Responder {
+    Arc::new(|received: &Received| {
+        Response::builder()
+            .header("x-upstream", "echo")
+            .body(Full::new(Bytes::from(received.head.clone())))
+            .unwrap()
+    })
+}
+
+/// Records the request, then answers with `responder`.
+async fn respond(
     upstream: Arc<Upstream>,
+    responder: Responder,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let mut head = format!("{} {}\n", request.method(), request.uri());
@@ -78,17 +95,18 @@ async fn echo(
         .await
         .map(|b| b.to_bytes().to_vec())
         .unwrap_or_default();
-    upstream.received.lock().unwrap().push(Received {
-        head: head.clone(),
-        body,
-    });
-    Ok(Response::builder()
-        .header("x-upstream", "echo")
-        .body(Full::new(Bytes::from(head)))
-        .unwrap())
+    let received = Received { head, body };
+    let response = responder(&received);
+    upstream.received.lock().unwrap().push(received);
+    Ok(response)
 }
 
 async fn spawn_http_upstream(ip: Ipv4Addr) -> (SocketAddr, Arc<Upstream>) {
+    spawn_upstream_with(ip, echo_responder()).await
+}
+
+/// A plain-HTTP upstream that answers every request with `responder`.
+async fn spawn_upstream_with(ip: Ipv4Addr, responder: Responder) -> (SocketAddr, Arc<Upstream>) {
     let listener = TcpListener::bind((ip, 0)).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let upstream = Arc::new(Upstream::default());
@@ -100,11 +118,16 @@ async fn spawn_http_upstream(ip: Ipv4Addr) -> (SocketAddr, Arc<Upstream>) {
             };
             shared.connections.fetch_add(1, Ordering::SeqCst);
             let upstream = Arc::clone(&shared);
+            let responder = Arc::clone(&responder);
             tokio::spawn(async move {
-                let service = service_fn(move |req| echo(Arc::clone(&upstream), req));
+                let service_upstream = Arc::clone(&upstream);
+                let service = service_fn(move |req| {
+                    respond(Arc::clone(&service_upstream), Arc::clone(&responder), req)
+                });
                 let _ = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
                     .await;
+                upstream.closed.fetch_add(1, Ordering::SeqCst);
             });
         }
     });
@@ -143,7 +166,8 @@ async fn spawn_https_upstream() -> (SocketAddr, Arc<Upstream>, String) {
                 let Ok(tls) = acceptor.accept(stream).await else {
                     return;
                 };
-                let service = service_fn(move |req| echo(Arc::clone(&upstream), req));
+                let service =
+                    service_fn(move |req| respond(Arc::clone(&upstream), echo_responder(), req));
                 let _ = http1::Builder::new()
                     .serve_connection(TokioIo::new(tls), service)
                     .await;
@@ -195,6 +219,7 @@ struct Options {
     resolver: Option<Arc<dyn Resolver + Send + Sync>>,
     credentials: Vec<CredentialMapping>,
     secret_grant: Vec<&'static str>,
+    leak_detector: Option<LeakDetector>,
 }
 
 impl Default for Options {
@@ -208,6 +233,7 @@ impl Default for Options {
             resolver: None,
             credentials: Vec::new(),
             secret_grant: Vec::new(),
+            leak_detector: None,
         }
     }
 }
@@ -239,12 +265,14 @@ async fn start(options: Options) -> Harness {
         allow_private_addresses_unsafe: options.unsafe_private,
         ..ProxyConfig::default()
     };
-    let proxy = Proxy::builder(audit)
+    let mut builder = Proxy::builder(audit)
         .config(config)
         .resolver(options.resolver.unwrap_or_else(test_resolver))
-        .secret_store(Arc::clone(&store), "default")
-        .build()
-        .unwrap();
+        .secret_store(Arc::clone(&store), "default");
+    if let Some(detector) = options.leak_detector {
+        builder = builder.leak_detector(detector);
+    }
+    let proxy = builder.build().unwrap();
     let token = JobToken::generate().unwrap();
     let mut grant = JobGrant::new("job-1");
     grant.skill = Some("fetcher".to_owned());
@@ -326,4 +354,102 @@ async fn raw_until_close(addr: SocketAddr, bytes: &[u8]) -> String {
     let mut out = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A response read off a raw connection.
+#[derive(Debug)]
+struct RawResponse {
+    status: u16,
+    /// The head, lower-cased.
+    head: String,
+    /// The body, de-chunked when it was chunked.
+    body: Vec<u8>,
+}
+
+/// Sends raw bytes (a request that asks for `Connection: close`) and reads the whole
+/// answer.
+async fn raw_response(addr: SocketAddr, bytes: &[u8]) -> RawResponse {
+    let text = raw_until_close_bytes(addr, bytes).await;
+    parse_response(&text)
+}
+
+async fn raw_until_close_bytes(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
+    out
+}
+
+fn parse_response(bytes: &[u8]) -> RawResponse {
+    let split = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no response head in {:?}", String::from_utf8_lossy(bytes)));
+    let head = String::from_utf8_lossy(&bytes[..split]).to_ascii_lowercase();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut body = bytes[split + 4..].to_vec();
+    if head.contains("transfer-encoding: chunked") {
+        body = dechunk(&body);
+    }
+    RawResponse { status, head, body }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let size_text = String::from_utf8_lossy(&data[..line_end]).to_string();
+        let size = usize::from_str_radix(size_text.trim(), 16).unwrap_or(0);
+        if size == 0 {
+            return out;
+        }
+        let start = line_end + 2;
+        out.extend_from_slice(&data[start..start + size]);
+        data = &data[start + size + 2..];
+    }
+}
+
+/// A plain-HTTP request through the proxy with the harness's token, asking for the
+/// connection to close after the answer.
+fn proxied_request(
+    h: &Harness,
+    method: &str,
+    url: &str,
+    extra_headers: &str,
+    body: &[u8],
+) -> Vec<u8> {
+    let mut request = format!(
+        "{method} {url} HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic {}\r\nConnection: close\r\n{extra_headers}",
+        basic(&h.token)
+    );
+    if !body.is_empty() || method == "POST" {
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    request.push_str("\r\n");
+    let mut bytes = request.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn gunzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(data)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
 }
