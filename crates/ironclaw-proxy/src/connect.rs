@@ -12,8 +12,8 @@ use hyper_util::rt::TokioIo;
 
 use crate::job::{JobState, normalized};
 use crate::server::{
-    ProxyBody, Shared, allowed_rule, audit_resource, connect_checked, deny, deny_resolution,
-    resolve, text_response,
+    ProxyBody, Shared, allowed_rule, audit_resource, authority_port, connect_checked, deny,
+    deny_resolution, resolve, text_response,
 };
 use crate::tunnel::{TunnelBytes, TunnelEnd, pump};
 
@@ -33,15 +33,13 @@ pub(crate) async fn handle(
         .await;
     };
     let resource = audit_resource(request.uri());
-    let Some(port) = authority.port_u16() else {
-        return deny(
-            shared,
-            job,
-            &resource,
-            StatusCode::BAD_REQUEST,
-            "connect target must name a port",
-        )
-        .await;
+    let port = match authority_port(&authority) {
+        Ok(Some(port)) => port,
+        Ok(None) => {
+            let reason = "connect target must name a port";
+            return deny(shared, job, &resource, StatusCode::BAD_REQUEST, reason).await;
+        }
+        Err(why) => return deny(shared, job, &resource, StatusCode::BAD_REQUEST, why).await,
     };
     let Some(host) = normalized(authority.host()) else {
         return deny(

@@ -21,8 +21,8 @@ use crate::coding::{Coding, DecodeError, content_coding, decode, transfer_coding
 use crate::headers::{check_framing, strip_hop_by_hop};
 use crate::job::{JobState, normalized};
 use crate::server::{
-    ProxyBody, Shared, allowed_rule, audit_leak, audit_resource, connect_checked, deny,
-    deny_resolution, resolve, text_response,
+    ProxyBody, Shared, allowed_rule, audit_leak, audit_resource, authority_port, connect_checked,
+    deny, deny_resolution, resolve, text_response,
 };
 
 pub(crate) async fn handle(
@@ -82,7 +82,10 @@ pub(crate) async fn handle(
         )
         .await;
     }
-    let port = authority.port_u16().unwrap_or(80);
+    let port = match authority_port(&authority) {
+        Ok(port) => port.unwrap_or(80),
+        Err(why) => return deny(shared, job, &resource, StatusCode::BAD_REQUEST, why).await,
+    };
     let Some(host) = normalized(authority.host()) else {
         return deny(
             shared,

@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::uri::Authority;
 use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
@@ -357,17 +358,46 @@ pub(crate) fn audit_resource(uri: &Uri) -> String {
         return "-".to_owned();
     };
     let host = authority.host();
-    let port = match authority.as_str().rsplit_once(':') {
-        Some((_, port)) if !port.ends_with(']') => port.parse::<u16>().ok(),
-        _ => match uri.scheme_str() {
+    let port = match authority_port(authority) {
+        Ok(Some(port)) => Some(port),
+        Ok(None) => match uri.scheme_str() {
             Some("http") => Some(80),
             Some("https") => Some(443),
             _ => None,
         },
+        Err(_) => None,
     };
     match port {
         Some(port) => format!("{host}:{port}"),
         None => host.to_owned(),
+    }
+}
+
+/// The port an authority names, if it names one. A port that is not a number from 1
+/// to 65535 (`host:abc`, `host:99999`, `host:0`, `host:`) is an error, never the
+/// scheme's default.
+pub(crate) fn authority_port(authority: &Authority) -> Result<Option<u16>, &'static str> {
+    const BAD: &str = "invalid port: not a number from 1 to 65535";
+    let text = authority.as_str();
+    let text = text
+        .rsplit_once('@')
+        .map_or(text, |(_, host_port)| host_port);
+    let port = match text.rfind(']') {
+        Some(end) => match &text[end + 1..] {
+            "" => return Ok(None),
+            rest => rest.strip_prefix(':').ok_or(BAD)?,
+        },
+        None => match text.split_once(':') {
+            None => return Ok(None),
+            Some((_, rest)) => rest,
+        },
+    };
+    if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(BAD);
+    }
+    match port.parse::<u16>() {
+        Ok(0) | Err(_) => Err(BAD),
+        Ok(port) => Ok(Some(port)),
     }
 }
 
@@ -580,4 +610,42 @@ pub(crate) fn allowed_rule(
         .network
         .allows(host, port, default_port)
         .or_else(|| shared.global.allows(host, port, default_port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_are_numbers_from_1_to_65535_or_absent() {
+        let check = |text: &str, expected: Result<Option<u16>, ()>| {
+            let authority: Authority = text.parse().unwrap();
+            assert_eq!(
+                authority_port(&authority).map_err(|_| ()),
+                expected,
+                "{text}"
+            );
+        };
+        check("api.test", Ok(None));
+        check("api.test:8080", Ok(Some(8080)));
+        check("api.test:65535", Ok(Some(65535)));
+        check("[::1]", Ok(None));
+        check("[::1]:443", Ok(Some(443)));
+        check("user:pw@api.test:81", Ok(Some(81)));
+        for bad in [
+            "api.test:abc",
+            "api.test:0",
+            "api.test:65536",
+            "api.test:99999",
+            "api.test:123456",
+            "api.test:",
+            "api.test:+80",
+            "[::1]:",
+            "[::1]:x",
+        ] {
+            if let Ok(authority) = bad.parse::<Authority>() {
+                assert!(authority_port(&authority).is_err(), "{bad}");
+            }
+        }
+    }
 }

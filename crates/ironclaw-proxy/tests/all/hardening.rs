@@ -168,3 +168,52 @@ async fn a_secret_in_a_denied_host_name_is_not_written_to_the_audit_log() {
         .to_lowercase();
     assert!(!log.contains(&aws.to_lowercase()), "{log}");
 }
+
+#[tokio::test]
+async fn a_malformed_or_out_of_range_port_is_refused_never_read_as_80() {
+    // The grant allows api.test on port 80 (a rule without a port), which a port that
+    // fails to parse must not fall back to.
+    let h = start(Options {
+        grants: vec!["api.test".to_owned()],
+        ..Options::default()
+    })
+    .await;
+    let auth = basic(&h.token);
+    for authority in [
+        "api.test:abc",
+        "api.test:99999",
+        "api.test:65536",
+        "api.test:0",
+        "api.test:",
+        "api.test:+80",
+        "api.test:80x",
+    ] {
+        let request = format!(
+            "GET http://{authority}/ HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
+        );
+        let status = raw(h.addr, request.as_bytes()).await;
+        assert_eq!(status, 400, "{authority}");
+    }
+    let blocks = h.audited("NETWORK_BLOCK");
+    assert_eq!(blocks.len(), 7, "{blocks:?}");
+    assert!(
+        blocks
+            .iter()
+            .all(|b| b["reason"].as_str().unwrap().starts_with("invalid port")),
+        "{blocks:?}"
+    );
+    assert!(
+        blocks
+            .iter()
+            .all(|b| b["port"].is_null() && b["resource"] == "api.test"),
+        "{blocks:?}"
+    );
+    // The same for CONNECT.
+    for authority in ["api.test:abc", "api.test:99999", "api.test:0"] {
+        let request = format!(
+            "CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
+        );
+        assert_eq!(raw(h.addr, request.as_bytes()).await, 400, "{authority}");
+    }
+    assert_eq!(h.audited("NETWORK_BLOCK").len(), 10);
+}
