@@ -79,8 +79,9 @@ pub struct ProxyConfig {
     pub limits: Limits,
     /// Timeouts.
     pub timeouts: Timeouts,
-    /// Most connections open at once across all jobs. Default 4096; further
-    /// connections are closed at once.
+    /// Most client connections open at once across all jobs. Default 4096; further
+    /// connections are answered `503` and closed at once (logged, not audited: no job
+    /// is known yet). Threat: file-descriptor and memory exhaustion.
     pub max_connections: usize,
     /// Hosts every job may reach in addition to its own grants: opt-in presets and
     /// the operator's extra domains. Default empty.

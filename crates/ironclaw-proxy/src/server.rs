@@ -15,7 +15,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use ironclaw_audit::{AuditLog, Event, EventKind};
+use ironclaw_audit::{AuditLog, Event, EventBuilder, EventKind};
 use ironclaw_policy::{Denied, Resolver, SsrfPolicy, SystemResolver};
 use ironclaw_safety::LeakDetector;
 use ironclaw_secrets::SecretStore;
@@ -216,8 +216,8 @@ impl Proxy {
         loop {
             let (stream, peer) = listener.accept().await.map_err(ProxyError::Accept)?;
             let Ok(permit) = Arc::clone(&self.shared.connections).try_acquire_owned() else {
-                tracing::warn!(%peer, "connection limit reached; closing connection");
-                drop(stream);
+                tracing::warn!(%peer, "connection limit reached; refusing the connection");
+                tokio::spawn(refuse_connection(stream));
                 continue;
             };
             let shared = Arc::clone(&self.shared);
@@ -232,10 +232,15 @@ impl Proxy {
 async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let io = TokioIo::new(stream);
+    // The job the connection last authenticated as, so that a request hyper refuses
+    // itself (before any header is seen) is still audited against its job.
+    let last_job: LastJob = Arc::default();
     let service_shared = Arc::clone(&shared);
+    let service_last_job = Arc::clone(&last_job);
     let service = service_fn(move |request: Request<Incoming>| {
         let shared = Arc::clone(&service_shared);
-        async move { Ok::<_, Infallible>(handle(shared, request).await) }
+        let last_job = Arc::clone(&service_last_job);
+        async move { Ok::<_, Infallible>(handle(shared, request, &last_job).await) }
     });
     let connection = http1::Builder::new()
         .max_buf_size(shared.config.limits.max_header_bytes.max(64 * 1024))
@@ -245,19 +250,64 @@ async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         .timer(hyper_util::rt::TokioTimer::new())
         .serve_connection(io, service)
         .with_upgrades();
-    if let Err(err) = connection.await
-        && err.is_parse_too_large()
-    {
-        // Refused before any identity was known.
-        audit_block(&shared, None, &peer.to_string(), "request head too large").await;
+    let Err(err) = connection.await else {
+        return;
+    };
+    // hyper answered these itself (431 or 400) without calling the service.
+    let reason = if err.is_parse_too_large() {
+        "request head too large"
+    } else if err.is_parse() {
+        "malformed request"
+    } else {
+        tracing::debug!(%peer, error = %err, "client connection ended with an error");
+        return;
+    };
+    let job = last_job.lock().unwrap_or_else(|e| e.into_inner()).take();
+    match &job {
+        Some(job) => job.count_denied(),
+        None => tracing::warn!(%peer, reason, "request refused before authentication"),
     }
+    let event = block_event(job.as_deref(), "-", reason).field("peer", peer.ip().to_string());
+    record(&shared, event).await;
 }
 
+/// Answers a connection over the proxy's connection limit with `503` (without reading
+/// its request, so it costs no buffer) and closes it.
+async fn refuse_connection(mut stream: TcpStream) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    const ANSWER: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 42\r\nConnection: close\r\n\r\nironclaw proxy: too many open connections\n";
+    let answer = async {
+        stream.write_all(ANSWER).await?;
+        stream.shutdown().await?;
+        // Read what the client already sent (a little, briefly) before closing, so
+        // the close is not a reset that could destroy the answer in flight.
+        let mut sink = [0u8; 1024];
+        let mut left: usize = 64 * 1024;
+        while left > 0 {
+            let n = stream.read(&mut sink).await?;
+            if n == 0 {
+                break;
+            }
+            left = left.saturating_sub(n);
+        }
+        Ok::<_, std::io::Error>(())
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), answer).await;
+}
+
+/// The job a client connection last authenticated as.
+type LastJob = Arc<std::sync::Mutex<Option<Arc<JobState>>>>;
+
 /// Routes one request. Every refusal is audited before it is answered.
-async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<ProxyBody> {
+async fn handle(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+    last_job: &LastJob,
+) -> Response<ProxyBody> {
     let Some(job) = identify(&shared, &request) else {
         return proxy_auth_required();
     };
+    *last_job.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&job));
     let resource = audit_resource(request.uri());
     if !job.rate.try_acquire() {
         return deny(
@@ -447,7 +497,11 @@ pub(crate) async fn audit_block(
     reason: &str,
 ) {
     let resource = scrubbed(shared, resource);
-    let resource = resource.as_str();
+    record(shared, block_event(job, &resource, reason)).await;
+}
+
+/// A `NETWORK_BLOCK` event for `resource` (`host:port`, already scrubbed).
+fn block_event(job: Option<&JobState>, resource: &str, reason: &str) -> EventBuilder {
     let (host, port) = split_resource(resource);
     let mut event = Event::builder(EventKind::NetworkBlock)
         .action("network")
@@ -467,11 +521,11 @@ pub(crate) async fn audit_block(
             event = event.skill(skill.clone());
         }
     }
-    record(shared, event).await;
+    event
 }
 
 /// Builds and durably records an event; a failure is logged (the refusal stands).
-pub(crate) async fn record(shared: &Shared, builder: ironclaw_audit::EventBuilder) {
+pub(crate) async fn record(shared: &Shared, builder: EventBuilder) {
     let event = match builder.build() {
         Ok(event) => event,
         Err(err) => {

@@ -217,3 +217,74 @@ async fn a_malformed_or_out_of_range_port_is_refused_never_read_as_80() {
     }
     assert_eq!(h.audited("NETWORK_BLOCK").len(), 10);
 }
+
+#[tokio::test]
+async fn requests_hyper_refuses_itself_are_audited_against_their_job() {
+    let (up_addr, upstream) = spawn_http_upstream(Ipv4Addr::LOCALHOST).await;
+    let h = start(Options {
+        grants: vec![format!("api.test:{}", up_addr.port())],
+        ..Options::default()
+    })
+    .await;
+    let auth = basic(&h.token);
+    let url = format!("http://api.test:{}/", up_addr.port());
+    // A job authenticates on a kept-alive connection, then sends a head over the
+    // limit, which hyper answers with 431 before the proxy sees any header.
+    let mut stream = TcpStream::connect(h.addr).await.unwrap();
+    let request =
+        format!("GET {url} HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic {auth}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    assert_eq!(read_one_response(&mut stream).await.status, 200);
+    let huge = format!(
+        "GET {url} HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic {auth}\r\nX-Big: {}\r\n\r\n",
+        "b".repeat(40 * 1024)
+    );
+    stream.write_all(huge.as_bytes()).await.unwrap();
+    assert_eq!(read_one_response(&mut stream).await.status, 431);
+    drop(stream);
+    // Malformed requests on fresh connections: no job is known, still audited.
+    for garbage in [
+        "GARBAGE\r\n\r\n".to_owned(),
+        format!(
+            "POST {url} HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic {auth}\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"
+        ),
+        "GET / HTTP/1.1\r\nBad Header\r\n\r\n".to_owned(),
+    ] {
+        assert_eq!(raw(h.addr, garbage.as_bytes()).await, 400, "{garbage}");
+    }
+    assert_eq!(upstream.hits(), 1);
+    let mut blocks = Vec::new();
+    for _ in 0..50 {
+        blocks = h.audited("NETWORK_BLOCK");
+        if blocks.len() >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(blocks.len(), 4, "{blocks:?}");
+    let too_large = &blocks[0];
+    assert_eq!(too_large["reason"], "request head too large");
+    assert_eq!(too_large["job"], "job-1");
+    assert_eq!(too_large["skill"], "fetcher");
+    assert!(
+        blocks[1..]
+            .iter()
+            .all(|b| b["reason"] == "malformed request" && b["peer"] == "127.0.0.1"),
+        "{blocks:?}"
+    );
+    assert_eq!(h.proxy.metrics("job-1").unwrap().denied, 1);
+}
+
+#[tokio::test]
+async fn a_connection_over_the_proxy_limit_gets_503() {
+    let h = start(Options {
+        max_connections: 1,
+        ..Options::default()
+    })
+    .await;
+    let held = TcpStream::connect(h.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let answer = raw_until_close(h.addr, b"GET http://api.test/ HTTP/1.1\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    drop(held);
+}

@@ -220,6 +220,7 @@ struct Options {
     credentials: Vec<CredentialMapping>,
     secret_grant: Vec<&'static str>,
     leak_detector: Option<LeakDetector>,
+    max_connections: usize,
 }
 
 impl Default for Options {
@@ -234,6 +235,7 @@ impl Default for Options {
             credentials: Vec::new(),
             secret_grant: Vec::new(),
             leak_detector: None,
+            max_connections: ProxyConfig::default().max_connections,
         }
     }
 }
@@ -263,7 +265,7 @@ async fn start(options: Options) -> Harness {
         timeouts: options.timeouts.clone(),
         global_allow: options.global_allow.clone(),
         allow_private_addresses_unsafe: options.unsafe_private,
-        ..ProxyConfig::default()
+        max_connections: options.max_connections,
     };
     let mut builder = Proxy::builder(audit)
         .config(config)
@@ -452,4 +454,38 @@ fn gunzip(data: &[u8]) -> Vec<u8> {
         .read_to_end(&mut out)
         .unwrap();
     out
+}
+
+/// Reads one response with a `Content-Length` body (or none) off a kept-alive
+/// connection.
+async fn read_one_response(stream: &mut TcpStream) -> RawResponse {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut byte))
+            .await
+            .expect("response head in time")
+            .unwrap();
+        assert_eq!(
+            n,
+            1,
+            "connection closed after {:?}",
+            String::from_utf8_lossy(&buf)
+        );
+        buf.push(byte[0]);
+    }
+    let mut response = parse_response(&buf);
+    let length = response
+        .head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut body))
+        .await
+        .expect("response body in time")
+        .unwrap();
+    response.body = body;
+    response
 }
