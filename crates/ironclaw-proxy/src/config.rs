@@ -11,9 +11,10 @@ pub struct Limits {
     /// Larger heads get `431`. Threat: memory exhaustion and header-based smuggling.
     /// Minimum 8 KiB (the HTTP parser's floor).
     pub max_header_bytes: usize,
-    /// Largest plain-HTTP request body in bytes. Default 10 MiB. Larger bodies get
-    /// `413`. Bodies are buffered (to scan them for leaks before anything is sent),
-    /// so this bounds the memory one request can hold.
+    /// Largest plain-HTTP request body in bytes, and largest decoded size of a
+    /// compressed one. Default 10 MiB. Larger bodies get `413`. Bodies are buffered
+    /// (to scan them for leaks before anything is sent), so this bounds the memory
+    /// one request can hold (twice this for a compressed body).
     pub max_body_bytes: usize,
     /// Largest plain-HTTP response body the proxy buffers when it must scan a response
     /// for an injected credential. Default 10 MiB; larger responses get `502`.

@@ -137,8 +137,37 @@ pub(crate) async fn handle(
     };
     strip_hop_by_hop(&mut parts.headers);
 
+    // A compressed body is scanned decoded (the upstream gets it as sent). The decoded
+    // size is capped by the same body limit, so a small bomb cannot fill memory.
+    let decoded = match content_coding(&parts.headers) {
+        Ok(Coding::Identity) => None,
+        Ok(coding) => match decode_blocking(coding, body.clone(), limit).await {
+            Ok(decoded) => Some(decoded),
+            Err(DecodeError::TooLarge) => {
+                let reason = "decoded request body over the limit";
+                return deny(
+                    shared,
+                    job,
+                    &host_port,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    reason,
+                )
+                .await;
+            }
+            Err(DecodeError::Corrupt) => {
+                let reason = "request body does not match its content-encoding";
+                return deny(shared, job, &host_port, StatusCode::BAD_REQUEST, reason).await;
+            }
+        },
+        Err(name) => {
+            let reason = format!("request content-encoding {name:?} cannot be scanned for leaks");
+            let status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+            return deny(shared, job, &host_port, status, &reason).await;
+        }
+    };
+
     // Scan what the job itself sends, before any credential of ours is added.
-    if let Some(kinds) = leaks_in(shared, &parts, &body) {
+    if let Some(kinds) = leaks_in(shared, &parts, &[&body, decoded.as_deref().unwrap_or(&[])]) {
         job.count_denied();
         audit_leak(shared, job, &host_port, "request", &kinds.join(",")).await;
         return text_response(
@@ -396,7 +425,11 @@ async fn open_upstream(
 }
 
 /// The kinds of leak found in the request line, headers and body, if any.
-fn leaks_in(shared: &Shared, parts: &http::request::Parts, body: &Bytes) -> Option<Vec<String>> {
+fn leaks_in(
+    shared: &Shared,
+    parts: &http::request::Parts,
+    bodies: &[&[u8]],
+) -> Option<Vec<String>> {
     let detector = Arc::clone(&shared.leaks.read().unwrap_or_else(|e| e.into_inner()));
     let mut head = Vec::with_capacity(256);
     head.extend_from_slice(parts.method.as_str().as_bytes());
@@ -409,10 +442,9 @@ fn leaks_in(shared: &Shared, parts: &http::request::Parts, body: &Bytes) -> Opti
         head.extend_from_slice(value.as_bytes());
         head.push(b'\n');
     }
-    let mut kinds: Vec<String> = detector
-        .scan(&head)
-        .iter()
-        .chain(detector.scan(body).iter())
+    let mut kinds: Vec<String> = std::iter::once(&head[..])
+        .chain(bodies.iter().copied())
+        .flat_map(|text| detector.scan(text))
         .map(|finding| finding.kind().to_owned())
         .collect();
     kinds.sort();

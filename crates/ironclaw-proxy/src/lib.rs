@@ -24,7 +24,9 @@
 //! - Plain-HTTP requests lose hop-by-hop headers, are refused on ambiguous framing
 //!   (request smuggling), and are scanned for leaks (request line, headers, body)
 //!   before the job's credentials are injected and before anything is sent. A leak
-//!   answers `403` and is audited as `LEAK_BLOCKED`. A response to a request that
+//!   answers `403` and is audited as `LEAK_BLOCKED`. A `gzip` or `deflate` request
+//!   body is scanned decoded (the decoded size is capped by the body limit, `413`);
+//!   a body that does not decode gets `400`, any other content coding `415`. A response to a request that
 //!   carried an injected credential is scanned for that credential and redacted:
 //!   such a request asks the upstream for `Accept-Encoding: identity`, a `gzip` or
 //!   `deflate` answer is decoded (within the response limit) before the scan, and any

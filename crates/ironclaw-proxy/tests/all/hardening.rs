@@ -288,3 +288,72 @@ async fn a_connection_over_the_proxy_limit_gets_503() {
     assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
     drop(held);
 }
+
+#[tokio::test]
+async fn a_compressed_request_body_is_scanned_decoded_and_bombs_hit_the_cap() {
+    use std::io::Write as _;
+    let (up_addr, upstream) = spawn_http_upstream(Ipv4Addr::LOCALHOST).await;
+    let h = start(Options {
+        grants: vec![format!("api.test:{}", up_addr.port())],
+        limits: Limits {
+            max_body_bytes: 64 * 1024,
+            requests_per_minute_per_job: 0,
+            ..Limits::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    let url = format!("http://api.test:{}/upload", up_addr.port());
+    let post = |encoding: &str, body: &[u8]| {
+        proxied_request(
+            &h,
+            "POST",
+            &url,
+            &format!("Content-Encoding: {encoding}\r\n"),
+            body,
+        )
+    };
+    // A clean compressed body goes through as sent.
+    let clean = gzip(b"hello=world");
+    let answer = raw_response(h.addr, &post("gzip", &clean)).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(upstream.last().body, clean);
+    assert!(upstream.last().head.contains("content-encoding: gzip"));
+
+    let leak = b"key=AKIAIOSFODNN7EXAMPL3";
+    let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    zlib.write_all(leak).unwrap();
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("gzip", gzip(leak), 403),
+        ("x-gzip", gzip(leak), 403),
+        ("deflate", zlib.finish().unwrap(), 403),
+        // 16 MiB of zeros compress to a few KiB: the decoder stops at the limit.
+        ("gzip", gzip(&vec![0u8; 16 << 20]), 413),
+        ("gzip", b"this is not gzip".to_vec(), 400),
+        ("br", leak.to_vec(), 415),
+        ("gzip, gzip", gzip(&gzip(leak)), 415),
+        ("AKIAIOSFODNN7EXAMPL4", leak.to_vec(), 415),
+    ];
+    for (encoding, body, expected) in &cases {
+        assert!(body.len() < 64 * 1024);
+        let answer = raw_response(h.addr, &post(encoding, body)).await;
+        assert_eq!(answer.status, *expected, "{encoding}: {answer:?}");
+    }
+    assert_eq!(upstream.hits(), 1);
+    assert_eq!(h.audited("LEAK_BLOCKED").len(), 3);
+    let reasons: Vec<String> = h
+        .audited("NETWORK_BLOCK")
+        .iter()
+        .map(|b| b["reason"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            "decoded request body over the limit",
+            "request body does not match its content-encoding",
+            "request content-encoding \"br\" cannot be scanned for leaks",
+            "request content-encoding \"gzip, gzip\" cannot be scanned for leaks",
+            "request content-encoding \"unknown\" cannot be scanned for leaks",
+        ]
+    );
+}
