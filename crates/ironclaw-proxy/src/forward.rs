@@ -442,8 +442,15 @@ fn leaks_in(
         head.extend_from_slice(value.as_bytes());
         head.push(b'\n');
     }
+    // What the upstream will read after percent-decoding (and `+` as space in forms)
+    // is scanned too: the request target twice decoded, bodies once.
+    let mut decoded = percent_decoded(&head, 2);
+    for body in bodies {
+        decoded.extend(percent_decoded(body, 1));
+    }
     let mut kinds: Vec<String> = std::iter::once(&head[..])
         .chain(bodies.iter().copied())
+        .chain(decoded.iter().map(Vec::as_slice))
         .flat_map(|text| detector.scan(text))
         .map(|finding| finding.kind().to_owned())
         .collect();
@@ -579,4 +586,55 @@ pub(crate) async fn decode_blocking(
     tokio::task::spawn_blocking(move || decode(coding, &body, limit).map(Bytes::from))
         .await
         .unwrap_or(Err(DecodeError::Corrupt))
+}
+
+/// `text` percent-decoded, as is and with `+` read as a space, up to `rounds` times
+/// (double encoding); only the spellings that differ from `text`.
+fn percent_decoded(text: &[u8], rounds: usize) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    if !text.iter().any(|&b| b == b'%' || b == b'+') {
+        return out;
+    }
+    let plus_as_space: Vec<u8> = text
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    for start in [text.to_vec(), plus_as_space] {
+        let mut current = start;
+        for _ in 0..rounds {
+            let next: Vec<u8> = percent_encoding::percent_decode(&current).collect();
+            if next == current {
+                break;
+            }
+            current = next;
+            if !out.contains(&current) {
+                out.push(current.clone());
+            }
+        }
+        if current != text && !out.contains(&current) {
+            out.push(current);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding_finds_every_spelling() {
+        let decoded = |text: &str, rounds| -> Vec<String> {
+            percent_decoded(text.as_bytes(), rounds)
+                .into_iter()
+                .map(|v| String::from_utf8_lossy(&v).into_owned())
+                .collect()
+        };
+        assert!(decoded("plain/path?x=1", 2).is_empty());
+        assert_eq!(decoded("a%2fb%2Bc", 2), vec!["a/b+c"]);
+        assert_eq!(decoded("a+b%2Bc", 2), vec!["a+b+c", "a b+c"]);
+        assert_eq!(decoded("%2541", 2), vec!["%41", "A"]);
+        assert_eq!(decoded("%2541", 1), vec!["%41"]);
+        assert_eq!(decoded("a+b", 1), vec!["a b"]);
+    }
 }

@@ -22,7 +22,8 @@
 //! - A name is resolved once, every answer is checked against the SSRF rules of
 //!   `ironclaw-policy`, and the proxy connects to a checked address: no second lookup.
 //! - Plain-HTTP requests lose hop-by-hop headers, are refused on ambiguous framing
-//!   (request smuggling), and are scanned for leaks (request line, headers, body)
+//!   (request smuggling), and are scanned for leaks (request line, headers, body, and
+//!   each again percent-decoded, with `+` as a space, so an encoded secret is caught)
 //!   before the job's credentials are injected and before anything is sent. A leak
 //!   answers `403` and is audited as `LEAK_BLOCKED`. A `gzip` or `deflate` request
 //!   body is scanned decoded (the decoded size is capped by the body limit, `413`);

@@ -357,3 +357,66 @@ async fn a_compressed_request_body_is_scanned_decoded_and_bombs_hit_the_cap() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_percent_encoded_secret_in_the_request_is_caught() {
+    let (up_addr, upstream) = spawn_http_upstream(Ipv4Addr::LOCALHOST).await;
+    let registered = "S3cr3t Value/42+x";
+    let h = start(Options {
+        grants: vec![format!("api.test:{}", up_addr.port())],
+        leak_detector: Some(
+            LeakDetector::builder()
+                .known_secret(registered)
+                .build()
+                .unwrap(),
+        ),
+        limits: Limits {
+            requests_per_minute_per_job: 0,
+            ..Limits::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    let base = format!("http://api.test:{}", up_addr.port());
+    let every_byte: String = registered.bytes().map(|b| format!("%{b:02x}")).collect();
+    let targets = [
+        // Mixed-case hex.
+        format!("{base}/?q=S3cr3t%20Value%2f42%2Bx"),
+        // `+` for the space, lower-case hex.
+        format!("{base}/?q=S3cr3t+Value%2f42%2bx"),
+        // Every byte encoded, in the path.
+        format!("{base}/{every_byte}"),
+        // A built-in pattern with one letter encoded.
+        format!("{base}/?k=%41KIAIOSFODNN7EXAMPL3"),
+        // Encoded twice.
+        format!("{base}/?k=%2541KIAIOSFODNN7EXAMPL3"),
+    ];
+    for target in &targets {
+        let answer = raw_response(h.addr, &proxied_request(&h, "GET", target, "", b"")).await;
+        assert_eq!(answer.status, 403, "{target}: {answer:?}");
+    }
+    // A form body, encoded the same ways.
+    for body in [
+        "key=%41KIAIOSFODNN7EXAMPL3".to_owned(),
+        "q=S3cr3t+Value%2f42%2bx".to_owned(),
+    ] {
+        let request = proxied_request(
+            &h,
+            "POST",
+            &format!("{base}/form"),
+            "Content-Type: application/x-www-form-urlencoded\r\n",
+            body.as_bytes(),
+        );
+        let answer = raw_response(h.addr, &request).await;
+        assert_eq!(answer.status, 403, "{body}: {answer:?}");
+    }
+    assert_eq!(upstream.hits(), 0);
+    assert_eq!(h.audited("LEAK_BLOCKED").len(), targets.len() + 2);
+    // Percent signs that encode nothing secret still go through.
+    let answer = raw_response(
+        h.addr,
+        &proxied_request(&h, "GET", &format!("{base}/?q=100%25+sure"), "", b""),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+}
