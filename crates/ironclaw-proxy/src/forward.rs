@@ -219,20 +219,27 @@ pub(crate) async fn handle(
     job.count_allowed();
     job.bytes_up.fetch_add(body.len() as u64, Ordering::Relaxed);
     let timeout = shared.config.timeouts.response;
-    let mut sent = tokio::time::timeout(timeout, sender.send_request(build())).await;
-    if reused && matches!(sent, Ok(Err(_))) {
-        // The pooled connection was closed by the upstream while idle: once more on a
-        // fresh connection to a checked address.
-        (sender, addr) = match open_upstream(shared, &addrs).await {
-            Ok(opened) => opened,
-            Err(why) => return deny(shared, job, &host_port, StatusCode::BAD_GATEWAY, &why).await,
-        };
-        sent = tokio::time::timeout(timeout, sender.send_request(build())).await;
+    let mut sent = tokio::time::timeout(timeout, sender.try_send_request(build())).await;
+    if reused && let Ok(Err(failed)) = &mut sent {
+        // The pooled connection was closed by the upstream while idle. Once more on a
+        // fresh connection to a checked address, but only when the request never
+        // left, or when sending it twice is harmless: an idempotent method without a
+        // body. A POST the upstream may have received is never sent again.
+        let unsent = failed.take_message().is_some();
+        if unsent || may_resend(&head.method, &body) {
+            (sender, addr) = match open_upstream(shared, &addrs).await {
+                Ok(opened) => opened,
+                Err(why) => {
+                    return deny(shared, job, &host_port, StatusCode::BAD_GATEWAY, &why).await;
+                }
+            };
+            sent = tokio::time::timeout(timeout, sender.try_send_request(build())).await;
+        }
     }
     let response = match sent {
         Ok(Ok(response)) => response,
-        Ok(Err(err)) => {
-            let text = format!("ironclaw proxy: upstream error: {err}\n");
+        Ok(Err(failed)) => {
+            let text = format!("ironclaw proxy: upstream error: {}\n", failed.error());
             return text_response(StatusCode::BAD_GATEWAY, &text);
         }
         Err(_) => {
@@ -321,6 +328,22 @@ pub(crate) async fn handle(
         parts,
         Full::new(body).map_err(|never| match never {}).boxed(),
     )
+}
+
+/// Whether a request may be sent again after a connection failed under it: an
+/// idempotent method (RFC 9110 section 9.2.2) without a body.
+fn may_resend(method: &http::Method, body: &Bytes) -> bool {
+    use http::Method;
+    body.is_empty()
+        && [
+            Method::GET,
+            Method::HEAD,
+            Method::OPTIONS,
+            Method::PUT,
+            Method::DELETE,
+            Method::TRACE,
+        ]
+        .contains(method)
 }
 
 /// A pooled connection to one of the checked addresses that is ready for a request.

@@ -37,6 +37,11 @@
 //!   userinfo, header values or body, and a host name the leak detector flags is
 //!   written as `[REDACTED]`.
 //!
+//! - Idle upstream connections are pooled per job and per checked address. When a
+//!   pooled connection dies under a request, the request is sent again on a fresh
+//!   connection only if it never left or is idempotent without a body (`GET`, `HEAD`,
+//!   `OPTIONS`, `PUT`, `DELETE`, `TRACE`): a `POST` or `PATCH` is never sent twice.
+//!
 //! # Non-guarantees
 //!
 //! - Tunnelled (HTTPS) bytes are end-to-end encrypted: they are not scanned and get

@@ -420,3 +420,61 @@ async fn a_percent_encoded_secret_in_the_request_is_caught() {
     .await;
     assert_eq!(answer.status, 200, "{answer:?}");
 }
+
+#[tokio::test]
+async fn a_post_is_never_sent_twice_when_a_pooled_connection_dies_under_it() {
+    // Each upstream connection answers its first request, then reads the next one and
+    // closes without answering (as a server does that drops idle connections just as
+    // a request arrives, or crashes while handling it).
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let recorder = Arc::clone(&seen);
+    let up_addr = spawn_raw_upstream(move |mut stream, _n| {
+        let seen = Arc::clone(&recorder);
+        async move {
+            let Some((head, _)) = read_request(&mut stream).await else {
+                return;
+            };
+            seen.lock()
+                .unwrap()
+                .push(head.lines().next().unwrap_or("").to_owned());
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .await
+                .unwrap();
+            if let Some((head, _)) = read_request(&mut stream).await {
+                seen.lock()
+                    .unwrap()
+                    .push(head.lines().next().unwrap_or("").to_owned());
+            }
+        }
+    })
+    .await;
+    let h = start(Options {
+        grants: vec![format!("api.test:{}", up_addr.port())],
+        ..Options::default()
+    })
+    .await;
+    let url = format!("http://api.test:{}/", up_addr.port());
+    let get = |path: &str| proxied_request(&h, "GET", &format!("{url}{path}"), "", b"");
+    assert_eq!(raw_response(h.addr, &get("first")).await.status, 200);
+    // The POST goes out on the pooled connection, which dies under it: 502, once.
+    let post = proxied_request(&h, "POST", &format!("{url}post"), "", b"pay=1");
+    let answer = raw_response(h.addr, &post).await;
+    assert_eq!(answer.status, 502, "{answer:?}");
+    let posts = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.starts_with("post"))
+        .count();
+    assert_eq!(posts, 1, "{:?}", seen.lock().unwrap());
+    // A GET in the same situation is resent on a fresh connection.
+    assert_eq!(raw_response(h.addr, &get("warm")).await.status, 200);
+    assert_eq!(raw_response(h.addr, &get("again")).await.status, 200);
+    let lines = seen.lock().unwrap().clone();
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("get /again")).count(),
+        2,
+        "{lines:?}"
+    );
+}

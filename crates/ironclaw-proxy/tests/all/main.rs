@@ -489,3 +489,44 @@ async fn read_one_response(stream: &mut TcpStream) -> RawResponse {
     response.body = body;
     response
 }
+
+/// An upstream written on raw sockets, for behaviour a well-behaved server never
+/// shows: `serve(stream, n)` handles the n-th connection (from 0).
+async fn spawn_raw_upstream<F, Fut>(serve: F) -> SocketAddr
+where
+    F: Fn(TcpStream, usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut n = 0;
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(serve(stream, n));
+            n += 1;
+        }
+    });
+    addr
+}
+
+/// Reads one request (head and `Content-Length` body) off a raw upstream connection;
+/// `None` when the peer closed first.
+async fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).await.ok()? == 0 {
+            return None;
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await.ok()?;
+    Some((head, body))
+}
