@@ -20,7 +20,8 @@ pub struct Limits {
     /// for an injected credential. Default 10 MiB; larger responses get `502`.
     pub max_response_bytes: usize,
     /// Requests and tunnels one job may have in flight at once. Default 64; more get
-    /// `429`.
+    /// `429`. A request counts until its response body has been streamed to the
+    /// client, a tunnel until it closes.
     pub max_concurrent_requests_per_job: usize,
     /// CONNECT tunnels one job may have open at once. Default 32; more get `429`.
     pub max_tunnels_per_job: usize,

@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::job::{JobState, normalized};
 use crate::server::{
@@ -21,6 +22,7 @@ pub(crate) async fn handle(
     shared: &Arc<Shared>,
     job: &Arc<JobState>,
     request: Request<Incoming>,
+    request_slot: OwnedSemaphorePermit,
 ) -> Response<ProxyBody> {
     let Some(authority) = request.uri().authority().cloned() else {
         return deny(
@@ -81,7 +83,7 @@ pub(crate) async fn handle(
     let job = Arc::clone(job);
     let timeouts = shared.config.timeouts.clone();
     tokio::spawn(async move {
-        let _slot = tunnel_slot;
+        let _slots = (tunnel_slot, request_slot);
         let Ok(upgraded) = hyper::upgrade::on(request).await else {
             return;
         };

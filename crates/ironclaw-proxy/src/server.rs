@@ -20,7 +20,7 @@ use ironclaw_policy::{Denied, Resolver, SsrfPolicy, SystemResolver};
 use ironclaw_safety::LeakDetector;
 use ironclaw_secrets::SecretStore;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::{Preset, ProxyConfig};
 use crate::error::ProxyError;
@@ -319,7 +319,7 @@ async fn handle(
         )
         .await;
     }
-    let Ok(_slot) = Arc::clone(&job.connections).try_acquire_owned() else {
+    let Ok(slot) = Arc::clone(&job.connections).try_acquire_owned() else {
         return deny(
             &shared,
             &job,
@@ -330,9 +330,44 @@ async fn handle(
         .await;
     };
     if request.method() == Method::CONNECT {
-        connect::handle(&shared, &job, request).await
+        // The tunnel holds the slot for as long as it is open.
+        connect::handle(&shared, &job, request, slot).await
     } else {
-        forward::handle(&shared, &job, request).await
+        // The response body holds the slot until it has been streamed to the client
+        // (or the client went away), not just until its head is answered.
+        forward::handle(&shared, &job, request).await.map(|body| {
+            SlotBody {
+                inner: body,
+                _slot: slot,
+            }
+            .boxed()
+        })
+    }
+}
+
+/// A response body that holds its job's concurrency slot until it is dropped.
+struct SlotBody {
+    inner: ProxyBody,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl hyper::body::Body for SlotBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

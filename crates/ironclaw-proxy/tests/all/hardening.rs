@@ -478,3 +478,77 @@ async fn a_post_is_never_sent_twice_when_a_pooled_connection_dies_under_it() {
         "{lines:?}"
     );
 }
+
+#[tokio::test]
+async fn a_streaming_response_holds_its_concurrency_slot_until_it_ends() {
+    let release = Arc::new(tokio::sync::Notify::new());
+    let upstream_release = Arc::clone(&release);
+    let requests = Arc::new(AtomicUsize::new(0));
+    let up_addr = spawn_raw_upstream(move |mut stream, _| {
+        let release = Arc::clone(&upstream_release);
+        let requests = Arc::clone(&requests);
+        async move {
+            while read_request(&mut stream).await.is_some() {
+                if requests.fetch_add(1, Ordering::SeqCst) == 0 {
+                    // Head and half the body now, the rest when the test says so.
+                    stream
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello")
+                        .await
+                        .unwrap();
+                    release.notified().await;
+                    stream.write_all(b"world").await.unwrap();
+                } else {
+                    stream
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+    })
+    .await;
+    let h = start(Options {
+        grants: vec![format!("api.test:{}", up_addr.port())],
+        limits: Limits {
+            max_concurrent_requests_per_job: 1,
+            ..Limits::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    let url = format!("http://api.test:{}/", up_addr.port());
+    let request = proxied_request(&h, "GET", &url, "", b"");
+    let mut streaming = TcpStream::connect(h.addr).await.unwrap();
+    streaming.write_all(&request).await.unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !seen.ends_with(b"hello") {
+        let n = tokio::time::timeout(Duration::from_secs(5), streaming.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0);
+        seen.extend_from_slice(&buf[..n]);
+    }
+    // Headers are out and the body is still streaming: the job's one slot is taken.
+    let answer = raw_response(h.addr, &request).await;
+    assert_eq!(answer.status, 429, "{answer:?}");
+    release.notify_one();
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), streaming.read_to_end(&mut rest))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rest, b"world");
+    // The body has ended; the slot is free again.
+    let mut answer = raw_response(h.addr, &request).await;
+    for _ in 0..20 {
+        if answer.status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        answer = raw_response(h.addr, &request).await;
+    }
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.body, b"ok");
+}
