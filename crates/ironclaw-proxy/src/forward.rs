@@ -264,11 +264,19 @@ pub(crate) async fn handle(
     // A credential went out with this request: read the response whole, undo its
     // content coding, and take out every spelling of the credential before the job
     // sees the response. A coding the proxy cannot undo is refused, never passed on.
-    if !transfer_coding_is_plain(&parts.headers) {
+    // A response that has no body by definition (to HEAD; 1xx, 204, 304) keeps its
+    // headers as they are (redacted): its Content-Length describes a body that does
+    // not follow, and there is nothing to decode.
+    let bodiless = head.method == http::Method::HEAD
+        || parts.status.is_informational()
+        || parts.status == StatusCode::NO_CONTENT
+        || parts.status == StatusCode::NOT_MODIFIED;
+    if !bodiless && !transfer_coding_is_plain(&parts.headers) {
         let reason = "upstream response uses a transfer-encoding the proxy cannot scan";
         return deny(shared, job, &host_port, StatusCode::BAD_GATEWAY, reason).await;
     }
     let coding = match content_coding(&parts.headers) {
+        _ if bodiless => Coding::Identity,
         Ok(coding) => coding,
         Err(name) => {
             let reason = format!(
@@ -320,10 +328,11 @@ pub(crate) async fn handle(
     if body_found || headers_found {
         audit_leak(shared, job, &host_port, "response", "injected_credential").await;
     }
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts
-        .headers
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    if !bodiless {
+        parts
+            .headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    }
     Response::from_parts(
         parts,
         Full::new(body).map_err(|never| match never {}).boxed(),

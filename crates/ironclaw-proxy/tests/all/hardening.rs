@@ -552,3 +552,42 @@ async fn a_streaming_response_holds_its_concurrency_slot_until_it_ends() {
     assert_eq!(answer.status, 200, "{answer:?}");
     assert_eq!(answer.body, b"ok");
 }
+
+#[tokio::test]
+async fn a_head_response_ends_at_its_head_on_pooled_connections() {
+    let (up_addr, upstream) = spawn_upstream_with(
+        Ipv4Addr::LOCALHOST,
+        Arc::new(|_: &Received| Response::new(Full::new(Bytes::from_static(b"0123456789")))),
+    )
+    .await;
+    let h = start(Options {
+        grants: vec![
+            format!("api.test:{}", up_addr.port()),
+            format!("other.test:{}", up_addr.port()),
+        ],
+        credentials: bearer_for(&["other.test"]),
+        secret_grant: vec!["api_token"],
+        ..Options::default()
+    })
+    .await;
+    h.store
+        .put("default", "api_token", &SecretValue::from(SECRET))
+        .unwrap();
+    for host in ["api.test", "other.test"] {
+        let url = format!("http://{host}:{}/", up_addr.port());
+        for _ in 0..2 {
+            let head = raw_response(h.addr, &proxied_request(&h, "HEAD", &url, "", b"")).await;
+            assert_eq!(head.status, 200, "{host}: {head:?}");
+            // The length of the body a GET would get; no body follows.
+            assert!(head.head.contains("content-length: 10"), "{host}: {head:?}");
+            assert!(head.body.is_empty(), "{host}: {head:?}");
+            let get = raw_response(h.addr, &proxied_request(&h, "GET", &url, "", b"")).await;
+            assert_eq!(get.status, 200, "{host}: {get:?}");
+            assert_eq!(get.body, b"0123456789");
+        }
+    }
+    // Eight requests to one address, one upstream connection: HEAD left it reusable
+    // at once, with or without a credential.
+    assert_eq!(upstream.hits(), 8);
+    assert_eq!(upstream.connections.load(Ordering::SeqCst), 1);
+}
