@@ -14,7 +14,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use crate::job::{JobState, normalized};
 use crate::server::{
     ProxyBody, Shared, allowed_rule, audit_resource, authority_port, connect_checked, deny,
-    deny_resolution, resolve, text_response,
+    deny_resolution, proxy_auth_required, resolve, text_response,
 };
 use crate::tunnel::{TunnelBytes, TunnelEnd, pump};
 
@@ -79,8 +79,12 @@ pub(crate) async fn handle(
         Ok(connected) => connected,
         Err(why) => return deny(shared, job, &resource, StatusCode::BAD_GATEWAY, &why).await,
     };
+    if job.is_removed() {
+        return proxy_auth_required();
+    }
     job.count_allowed();
     let job = Arc::clone(job);
+    let removal = job.removal();
     let timeouts = shared.config.timeouts.clone();
     tokio::spawn(async move {
         let _slots = (tunnel_slot, request_slot);
@@ -88,14 +92,18 @@ pub(crate) async fn handle(
             return;
         };
         let bytes = Arc::new(TunnelBytes::default());
-        let end = pump(
+        let tunnel = pump(
             TokioIo::new(upgraded),
             upstream,
             timeouts.tunnel_idle,
             timeouts.tunnel_max,
             Arc::clone(&bytes),
-        )
-        .await;
+        );
+        // Removing the job closes its tunnels (both sockets are dropped).
+        let end = tokio::select! {
+            end = tunnel => end,
+            () = removal => TunnelEnd::JobRemoved,
+        };
         job.bytes_up
             .fetch_add(bytes.up.load(Ordering::Relaxed), Ordering::Relaxed);
         job.bytes_down

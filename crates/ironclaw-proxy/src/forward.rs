@@ -22,7 +22,7 @@ use crate::headers::{check_framing, strip_hop_by_hop};
 use crate::job::{JobState, normalized};
 use crate::server::{
     ProxyBody, Shared, allowed_rule, audit_leak, audit_resource, authority_port, connect_checked,
-    deny, deny_resolution, resolve, text_response,
+    deny, deny_resolution, proxy_auth_required, resolve, text_response,
 };
 
 pub(crate) async fn handle(
@@ -207,7 +207,11 @@ pub(crate) async fn handle(
         *request.headers_mut() = head.headers.clone();
         request
     };
-    let pooled = take_pooled(shared, job.id(), &addrs).await;
+    if job.is_removed() {
+        // Removed while this request was being checked: its token is no longer valid.
+        return proxy_auth_required();
+    }
+    let pooled = take_pooled(shared, job, &addrs).await;
     let reused = pooled.is_some();
     let (mut sender, mut addr) = match pooled {
         Some(pooled) => pooled,
@@ -302,7 +306,7 @@ pub(crate) async fn handle(
     };
     job.bytes_down
         .fetch_add(body.len() as u64, Ordering::Relaxed);
-    shared.pool.put(job.id(), addr, sender);
+    shared.pool.put(job, addr, sender);
     let body = if coding == Coding::Identity {
         body
     } else {
@@ -358,7 +362,7 @@ fn may_resend(method: &http::Method, body: &Bytes) -> bool {
 /// A pooled connection to one of the checked addresses that is ready for a request.
 async fn take_pooled(
     shared: &Shared,
-    job: &str,
+    job: &JobState,
     addrs: &[std::net::SocketAddr],
 ) -> Option<(SendRequest<Full<Bytes>>, std::net::SocketAddr)> {
     for addr in addrs {
@@ -389,7 +393,7 @@ struct ReturnToPool {
 impl ReturnToPool {
     fn release(&mut self) {
         if let Some((shared, addr, sender)) = self.slot.take() {
-            shared.pool.put(self.job.id(), addr, sender);
+            shared.pool.put(&self.job, addr, sender);
         }
     }
 }
@@ -422,7 +426,7 @@ impl hyper::body::Body for ReturnToPool {
             }
             std::task::Poll::Ready(None) => {
                 if let Some((shared, addr, sender)) = self.slot.take() {
-                    shared.pool.put(self.job.id(), addr, sender);
+                    shared.pool.put(&self.job, addr, sender);
                 }
             }
             std::task::Poll::Ready(Some(Err(_))) => self.slot = None,

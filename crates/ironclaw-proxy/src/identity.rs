@@ -104,12 +104,18 @@ impl JobRegistry {
         jobs.insert(token.fingerprint(), job);
     }
 
-    /// Removes every token of the job; returns whether there was one.
-    pub(crate) fn remove_job(&self, job_id: &str) -> bool {
+    /// Removes every token of the job; returns the states removed.
+    pub(crate) fn remove_job(&self, job_id: &str) -> Vec<Arc<JobState>> {
         let mut jobs = self.jobs.write().unwrap_or_else(|e| e.into_inner());
-        let before = jobs.len();
-        jobs.retain(|_, job| job.id() != job_id);
-        jobs.len() != before
+        let mut removed = Vec::new();
+        jobs.retain(|_, job| {
+            let keep = job.id() != job_id;
+            if !keep {
+                removed.push(Arc::clone(job));
+            }
+            keep
+        });
+        removed
     }
 
     pub(crate) fn authenticate(&self, presented: &[u8]) -> Option<Arc<JobState>> {

@@ -179,11 +179,18 @@ impl Proxy {
         self.shared.jobs.insert(token, state);
     }
 
-    /// Revokes every token of a job (on cleanup). Open tunnels finish on their own
-    /// timeouts; new requests get `407`. Returns whether the job was known.
+    /// Revokes every token of a job (on cleanup), at once: its next request gets
+    /// `407`, also on a client connection that authenticated earlier; its idle
+    /// upstream connections are closed and a connection still in use is closed when
+    /// its response ends; its open tunnels are closed. Returns whether the job was
+    /// known.
     pub fn remove_job(&self, job_id: &str) -> bool {
-        self.shared.pool.forget_job(job_id);
-        self.shared.jobs.remove_job(job_id)
+        let removed = self.shared.jobs.remove_job(job_id);
+        for job in &removed {
+            job.mark_removed();
+            self.shared.pool.forget_job(job);
+        }
+        !removed.is_empty()
     }
 
     /// The job's counters, if it is registered (or is the anonymous job).
@@ -384,7 +391,7 @@ fn identify<B>(shared: &Shared, request: &Request<B>) -> Option<Arc<JobState>> {
     }
 }
 
-fn proxy_auth_required() -> Response<ProxyBody> {
+pub(crate) fn proxy_auth_required() -> Response<ProxyBody> {
     let mut response = text_response(
         StatusCode::PROXY_AUTHENTICATION_REQUIRED,
         "proxy authentication required\n",

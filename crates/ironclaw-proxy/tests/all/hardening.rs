@@ -591,3 +591,128 @@ async fn a_head_response_ends_at_its_head_on_pooled_connections() {
     assert_eq!(upstream.hits(), 8);
     assert_eq!(upstream.connections.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn removing_a_job_revokes_its_token_connections_and_tunnels_at_once() {
+    let release = Arc::new(tokio::sync::Notify::new());
+    let upstream_release = Arc::clone(&release);
+    let requests = Arc::new(AtomicUsize::new(0));
+    let connections = Arc::new(AtomicUsize::new(0));
+    let closed = Arc::new(AtomicUsize::new(0));
+    let upstream_connections = Arc::clone(&connections);
+    let upstream_closed = Arc::clone(&closed);
+    let up_addr = spawn_raw_upstream(move |mut stream, _| {
+        let release = Arc::clone(&upstream_release);
+        let requests = Arc::clone(&requests);
+        let closed = Arc::clone(&upstream_closed);
+        upstream_connections.fetch_add(1, Ordering::SeqCst);
+        async move {
+            while read_request(&mut stream).await.is_some() {
+                // The first request streams its body until released.
+                if requests.fetch_add(1, Ordering::SeqCst) == 0 {
+                    stream
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello")
+                        .await
+                        .unwrap();
+                    release.notified().await;
+                    stream.write_all(b"world").await.unwrap();
+                } else {
+                    stream
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                        .await
+                        .unwrap();
+                }
+            }
+            closed.fetch_add(1, Ordering::SeqCst);
+        }
+    })
+    .await;
+    let (tls_addr, _tls_upstream, _pem) = spawn_https_upstream().await;
+    let grants = vec![
+        format!("api.test:{}", up_addr.port()),
+        format!("api.test:{}", tls_addr.port()),
+    ];
+    let h = start(Options {
+        grants: grants.clone(),
+        ..Options::default()
+    })
+    .await;
+    let auth = basic(&h.token);
+    let url = format!("http://api.test:{}/", up_addr.port());
+    let keep_alive =
+        format!("GET {url} HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic {auth}\r\n\r\n");
+
+    // A response still streaming when the job is removed (upstream connection A).
+    let mut streaming = TcpStream::connect(h.addr).await.unwrap();
+    streaming
+        .write_all(&proxied_request(&h, "GET", &url, "", b""))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !seen.ends_with(b"hello") {
+        let n = streaming.read(&mut buf).await.unwrap();
+        assert!(n > 0);
+        seen.extend_from_slice(&buf[..n]);
+    }
+    // A kept-alive client connection that authenticated before the removal; its
+    // request left upstream connection B idle in the pool.
+    let mut client = TcpStream::connect(h.addr).await.unwrap();
+    client.write_all(keep_alive.as_bytes()).await.unwrap();
+    assert_eq!(read_one_response(&mut client).await.status, 200);
+    // An open tunnel.
+    let mut tunnel = TcpStream::connect(h.addr).await.unwrap();
+    let connect = format!(
+        "CONNECT api.test:{port} HTTP/1.1\r\nHost: api.test:{port}\r\nProxy-Authorization: Basic {auth}\r\n\r\n",
+        port = tls_addr.port()
+    );
+    tunnel.write_all(connect.as_bytes()).await.unwrap();
+    let n = tunnel.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+
+    assert!(h.proxy.remove_job("job-1"));
+    // The idle connection B is closed.
+    for _ in 0..100 {
+        if closed.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(closed.load(Ordering::SeqCst), 1);
+
+    // The token fails at once on the connection that used it.
+    client.write_all(keep_alive.as_bytes()).await.unwrap();
+    assert_eq!(read_one_response(&mut client).await.status, 407);
+    // The tunnel is closed.
+    let tunnel_end = tokio::time::timeout(Duration::from_secs(5), tunnel.read(&mut buf)).await;
+    assert!(
+        matches!(tunnel_end, Ok(Ok(0)) | Ok(Err(_))),
+        "{tunnel_end:?}"
+    );
+    // The streaming response still finishes for the client...
+    release.notify_one();
+    let mut rest = Vec::new();
+    streaming.read_to_end(&mut rest).await.unwrap();
+    assert_eq!(rest, b"world");
+    // ...but its upstream connection A is not kept for the job: registered again
+    // under the same id, it gets a fresh one.
+    let token = JobToken::generate().unwrap();
+    let mut grant = JobGrant::new("job-1");
+    grant.network = NetworkAllowlist::new(&grants).unwrap();
+    h.proxy.add_job(&token, grant);
+    let again = format!(
+        "GET {url} HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        token.expose()
+    );
+    assert_eq!(raw_response(h.addr, again.as_bytes()).await.status, 200);
+    assert_eq!(connections.load(Ordering::SeqCst), 3);
+    // A was closed once its response ended (C stays pooled for the new job).
+    for _ in 0..100 {
+        if closed.load(Ordering::SeqCst) == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(closed.load(Ordering::SeqCst), 2);
+}
