@@ -716,3 +716,45 @@ async fn removing_a_job_revokes_its_token_connections_and_tunnels_at_once() {
     }
     assert_eq!(closed.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test]
+async fn an_empty_or_blank_token_never_authenticates() {
+    use base64::Engine as _;
+    for (token, expected) in [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("\t\n", "empty"),
+        (" padded-token-0123456789 ", "white space"),
+        ("short", "at least 16"),
+        ("token-with-a\u{7}-bell-0123", "control"),
+    ] {
+        let err = JobToken::new(token).unwrap_err();
+        assert!(err.to_string().contains(expected), "{token:?}: {err}");
+    }
+    assert!(JobToken::new("a-fine-token-0123456789").is_ok());
+
+    let (up_addr, upstream) = spawn_http_upstream(Ipv4Addr::LOCALHOST).await;
+    let h = start(Options {
+        grants: vec![format!("api.test:{}", up_addr.port())],
+        ..Options::default()
+    })
+    .await;
+    let url = format!("http://api.test:{}/", up_addr.port());
+    let encode = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+    for credential in [
+        format!("Basic {}", encode("job:")),
+        format!("Basic {}", encode(":")),
+        format!("Basic {}", encode("job:   ")),
+        format!("Basic {}", encode("job:\t")),
+        "Bearer ".to_owned(),
+        "Bearer      ".to_owned(),
+        "Basic ".to_owned(),
+    ] {
+        let request = format!(
+            "GET {url} HTTP/1.1\r\nHost: x\r\nProxy-Authorization: {credential}\r\nConnection: close\r\n\r\n"
+        );
+        let answer = raw_response(h.addr, request.as_bytes()).await;
+        assert_eq!(answer.status, 407, "{credential:?}: {answer:?}");
+    }
+    assert_eq!(upstream.hits(), 0);
+}
