@@ -14,7 +14,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use crate::job::{JobState, normalized};
 use crate::server::{
     ProxyBody, Shared, allowed_rule, audit_resource, authority_port, connect_checked, deny,
-    deny_resolution, proxy_auth_required, resolve, text_response,
+    deny_resolution, deny_violation, proxy_auth_required, resolve, text_response,
 };
 use crate::tunnel::{TunnelBytes, TunnelEnd, pump};
 
@@ -59,7 +59,7 @@ pub(crate) async fn handle(
         } else {
             "host and port not in the job's allowlist"
         };
-        return deny(shared, job, &resource, StatusCode::FORBIDDEN, reason).await;
+        return deny_violation(shared, job, &resource, StatusCode::FORBIDDEN, reason).await;
     }
     let Ok(tunnel_slot) = Arc::clone(&job.tunnels).try_acquire_owned() else {
         return deny(

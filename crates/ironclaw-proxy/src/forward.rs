@@ -22,7 +22,7 @@ use crate::headers::{check_framing, strip_hop_by_hop};
 use crate::job::{JobState, normalized};
 use crate::server::{
     ProxyBody, Shared, allowed_rule, audit_leak, audit_resource, authority_port, connect_checked,
-    deny, deny_resolution, proxy_auth_required, resolve, text_response,
+    deny, deny_resolution, deny_violation, proxy_auth_required, resolve, text_response, violation,
 };
 
 pub(crate) async fn handle(
@@ -103,7 +103,7 @@ pub(crate) async fn handle(
         } else {
             "host and port not in the job's allowlist"
         };
-        return deny(shared, job, &host_port, StatusCode::FORBIDDEN, reason).await;
+        return deny_violation(shared, job, &host_port, StatusCode::FORBIDDEN, reason).await;
     }
     let limit = job.limits.max_body_bytes;
     let declared = request
@@ -170,6 +170,7 @@ pub(crate) async fn handle(
     if let Some(kinds) = leaks_in(shared, &parts, &[&body, decoded.as_deref().unwrap_or(&[])]) {
         job.count_denied();
         audit_leak(shared, job, &host_port, "request", &kinds.join(",")).await;
+        violation(shared, job).await;
         return text_response(
             StatusCode::FORBIDDEN,
             "ironclaw proxy: request blocked: it contains a secret\n",

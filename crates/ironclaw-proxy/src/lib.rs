@@ -12,6 +12,9 @@
 //!   [`JobToken`] that the job presents in `Proxy-Authorization`.
 //! - [`ProxyConfig`] holds the listen address, [`Limits`], [`Timeouts`] and the
 //!   opt-in global allow list ([`Preset`]s and extra domains).
+//! - [`ProxyBuilder::auto_suspend`] connects the proxy to the policy crate's skill
+//!   suspension file: a job's policy denials and leak blocks count against the skill
+//!   its grant names, and a suspended skill's jobs are refused.
 //!
 //! # Guarantees
 //!
@@ -37,6 +40,12 @@
 //!   userinfo, header values or body, and a host name the leak detector flags is
 //!   written as `[REDACTED]`.
 //!
+//! - With auto-suspension on, each allowlist or SSRF denial and each leak block of a
+//!   job with a skill is a violation of that skill; when the policy's threshold is
+//!   reached, `SKILL_SUSPENDED` is audited once and every request of every job of the
+//!   skill is refused (`403`, `NETWORK_BLOCK` "skill suspended") until the suspension
+//!   ends or is lifted in the file (`ironclaw allowlist unsuspend`), which takes
+//!   effect at the next request. An unreadable suspension file fails closed.
 //! - Idle upstream connections are pooled per job and per checked address. When a
 //!   pooled connection dies under a request, the request is sent again on a fresh
 //!   connection only if it never left or is idempotent without a body (`GET`, `HEAD`,
@@ -82,6 +91,7 @@ mod job;
 mod pool;
 mod rate;
 mod server;
+mod suspend;
 mod tunnel;
 
 pub use config::{Limits, Preset, ProxyConfig, Timeouts, parse_extra_domains};

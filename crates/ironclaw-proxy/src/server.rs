@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use ironclaw_audit::{AuditLog, Event, EventBuilder, EventKind};
-use ironclaw_policy::{Denied, Resolver, SsrfPolicy, SystemResolver};
+use ironclaw_policy::{AutoSuspendConfig, Denied, Resolver, SsrfPolicy, SystemResolver};
 use ironclaw_safety::LeakDetector;
 use ironclaw_secrets::SecretStore;
 use tokio::net::{TcpListener, TcpStream};
@@ -27,6 +28,7 @@ use crate::error::ProxyError;
 use crate::identity::{JobRegistry, JobToken, presented_token};
 use crate::job::{JobGrant, JobMetrics, JobState, NetworkAllowlist};
 use crate::pool::Pool;
+use crate::suspend::{AutoSuspend, Status};
 use crate::{connect, forward};
 
 /// The body type of every response the proxy writes.
@@ -42,6 +44,7 @@ pub struct ProxyBuilder {
     secrets: Option<(Arc<SecretStore>, String)>,
     anonymous: Option<JobGrant>,
     presets: Vec<Preset>,
+    suspend: Option<(PathBuf, AutoSuspendConfig)>,
 }
 
 impl ProxyBuilder {
@@ -77,6 +80,19 @@ impl ProxyBuilder {
     /// their own token.
     pub fn anonymous(mut self, grant: JobGrant) -> Self {
         self.anonymous = Some(grant);
+        self
+    }
+
+    /// Turns on auto-suspension with the suspension file at `path` (the home's
+    /// `suspensions.json`, shared with `ironclaw allowlist suspend|unsuspend` and other
+    /// daemons). Each policy denial (allowlist or SSRF, `403`) and each leak block of
+    /// a job whose grant names a skill counts as a violation of that skill; when
+    /// `config` says the skill is now suspended, `SKILL_SUSPENDED` is audited once and
+    /// every request of every job of that skill is refused with `403` until the
+    /// suspension ends or is lifted in the file. Off by default (and then suspensions
+    /// are not checked at all).
+    pub fn auto_suspend(mut self, path: impl Into<PathBuf>, config: AutoSuspendConfig) -> Self {
+        self.suspend = Some((path.into(), config));
         self
     }
 
@@ -131,6 +147,9 @@ impl ProxyBuilder {
                 anonymous,
                 global,
                 pool: Pool::default(),
+                suspend: self
+                    .suspend
+                    .map(|(path, config)| AutoSuspend::new(path, config)),
             }),
         })
     }
@@ -149,6 +168,7 @@ pub(crate) struct Shared {
     pub(crate) anonymous: Option<Arc<JobState>>,
     pub(crate) global: NetworkAllowlist,
     pub(crate) pool: Pool,
+    pub(crate) suspend: Option<AutoSuspend>,
     connections: Arc<Semaphore>,
 }
 
@@ -169,6 +189,7 @@ impl Proxy {
             secrets: None,
             anonymous: None,
             presets: Vec::new(),
+            suspend: None,
         }
     }
 
@@ -316,6 +337,9 @@ async fn handle(
     };
     *last_job.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&job));
     let resource = audit_resource(request.uri());
+    if let Some(reason) = suspended(&shared, &job) {
+        return deny(&shared, &job, &resource, StatusCode::FORBIDDEN, reason).await;
+    }
     if !job.rate.try_acquire() {
         return deny(
             &shared,
@@ -350,6 +374,63 @@ async fn handle(
             .boxed()
         })
     }
+}
+
+/// Why the job's skill may not act now, if it is suspended.
+fn suspended(shared: &Shared, job: &JobState) -> Option<&'static str> {
+    let suspend = shared.suspend.as_ref()?;
+    let skill = job.grant.skill.as_deref()?;
+    match suspend.status(skill) {
+        Status::Active => None,
+        Status::Suspended(_) => Some("skill suspended"),
+        Status::Unknown => Some("skill suspended: the suspension state cannot be read"),
+    }
+}
+
+/// Counts a policy violation (a policy denial or a leak block) against the job's
+/// skill, and audits `SKILL_SUSPENDED` when it suspends the skill.
+pub(crate) async fn violation(shared: &Arc<Shared>, job: &JobState) {
+    let (Some(_), Some(skill)) = (&shared.suspend, job.grant.skill.clone()) else {
+        return;
+    };
+    let worker = Arc::clone(shared);
+    let counted_skill = skill.clone();
+    let triggered = tokio::task::spawn_blocking(move || {
+        worker
+            .suspend
+            .as_ref()
+            .and_then(|suspend| suspend.violation(&counted_skill))
+    })
+    .await
+    .unwrap_or(None);
+    let Some(triggered) = triggered else {
+        return;
+    };
+    tracing::warn!(skill, job = job.id(), "skill auto-suspended");
+    let event = Event::builder(EventKind::SkillSuspended)
+        .session_id(job.id())
+        .skill(skill.clone())
+        .action("suspend")
+        .resource(skill)
+        .blocked(true)
+        .field("job", job.id())
+        .field("untilMs", triggered.until_ms)
+        .field("violations", triggered.violations)
+        .field("by", "auto");
+    record(shared, event).await;
+}
+
+/// [`deny`] for a policy denial, which also counts as a violation of the job's skill.
+pub(crate) async fn deny_violation(
+    shared: &Arc<Shared>,
+    job: &JobState,
+    resource: &str,
+    status: StatusCode,
+    reason: &str,
+) -> Response<ProxyBody> {
+    let response = deny(shared, job, resource, status, reason).await;
+    violation(shared, job).await;
+    response
 }
 
 /// A response body that holds its job's concurrency slot until it is dropped.
@@ -430,15 +511,15 @@ pub(crate) async fn deny(
     text_response(status, &format!("ironclaw proxy: {reason}\n"))
 }
 
-/// Audits a policy denial with its kind.
+/// Audits a policy denial with its kind; it counts as a violation.
 pub(crate) async fn deny_policy(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     job: &JobState,
     resource: &str,
     denied: &Denied,
 ) -> Response<ProxyBody> {
     let reason = format!("{}: {}", denied.kind.as_str(), denied.detail);
-    deny(shared, job, resource, StatusCode::FORBIDDEN, &reason).await
+    deny_violation(shared, job, resource, StatusCode::FORBIDDEN, &reason).await
 }
 
 /// What an audit record names for a request: `host:port` only. The path and query
@@ -663,7 +744,7 @@ pub(crate) async fn connect_checked(
 
 /// Answers a failed resolution: denials are `403`, timeouts `504`, failures `502`.
 pub(crate) async fn deny_resolution(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     job: &JobState,
     resource: &str,
     resolution: Resolution,

@@ -17,7 +17,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use ironclaw_audit::{AuditConfig, AuditLog};
-use ironclaw_policy::{ResolveError, Resolver, StaticResolver};
+use ironclaw_policy::{AutoSuspendConfig, ResolveError, Resolver, StaticResolver};
 use ironclaw_proxy::{JobGrant, JobToken, Limits, NetworkAllowlist, Proxy, ProxyConfig};
 use ironclaw_safety::LeakDetector;
 use ironclaw_secrets::{
@@ -28,6 +28,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 mod basics;
 mod hardening;
+mod suspension;
 
 // ---------------------------------------------------------------------------------
 // Upstreams
@@ -221,6 +222,7 @@ struct Options {
     secret_grant: Vec<&'static str>,
     leak_detector: Option<LeakDetector>,
     max_connections: usize,
+    auto_suspend: Option<(std::path::PathBuf, AutoSuspendConfig)>,
 }
 
 impl Default for Options {
@@ -236,6 +238,7 @@ impl Default for Options {
             secret_grant: Vec::new(),
             leak_detector: None,
             max_connections: ProxyConfig::default().max_connections,
+            auto_suspend: None,
         }
     }
 }
@@ -273,6 +276,9 @@ async fn start(options: Options) -> Harness {
         .secret_store(Arc::clone(&store), "default");
     if let Some(detector) = options.leak_detector {
         builder = builder.leak_detector(detector);
+    }
+    if let Some((path, config)) = options.auto_suspend {
+        builder = builder.auto_suspend(path, config);
     }
     let proxy = builder.build().unwrap();
     let token = JobToken::generate().unwrap();
