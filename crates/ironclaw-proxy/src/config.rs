@@ -11,15 +11,17 @@ pub struct Limits {
     /// Larger heads get `431`. Threat: memory exhaustion and header-based smuggling.
     /// Minimum 8 KiB (the HTTP parser's floor).
     pub max_header_bytes: usize,
-    /// Largest plain-HTTP request body in bytes. Default 10 MiB. Larger bodies get
-    /// `413`. Bodies are buffered (to scan them for leaks before anything is sent),
-    /// so this bounds the memory one request can hold.
+    /// Largest plain-HTTP request body in bytes, and largest decoded size of a
+    /// compressed one. Default 10 MiB. Larger bodies get `413`. Bodies are buffered
+    /// (to scan them for leaks before anything is sent), so this bounds the memory
+    /// one request can hold (twice this for a compressed body).
     pub max_body_bytes: usize,
     /// Largest plain-HTTP response body the proxy buffers when it must scan a response
     /// for an injected credential. Default 10 MiB; larger responses get `502`.
     pub max_response_bytes: usize,
     /// Requests and tunnels one job may have in flight at once. Default 64; more get
-    /// `429`.
+    /// `429`. A request counts until its response body has been streamed to the
+    /// client, a tunnel until it closes.
     pub max_concurrent_requests_per_job: usize,
     /// CONNECT tunnels one job may have open at once. Default 32; more get `429`.
     pub max_tunnels_per_job: usize,
@@ -79,8 +81,9 @@ pub struct ProxyConfig {
     pub limits: Limits,
     /// Timeouts.
     pub timeouts: Timeouts,
-    /// Most connections open at once across all jobs. Default 4096; further
-    /// connections are closed at once.
+    /// Most client connections open at once across all jobs. Default 4096; further
+    /// connections are answered `503` and closed at once (logged, not audited: no job
+    /// is known yet). Threat: file-descriptor and memory exhaustion.
     pub max_connections: usize,
     /// Hosts every job may reach in addition to its own grants: opt-in presets and
     /// the operator's extra domains. Default empty.

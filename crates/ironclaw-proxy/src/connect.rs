@@ -9,10 +9,12 @@ use std::sync::atomic::Ordering;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::job::{JobState, normalized};
 use crate::server::{
-    ProxyBody, Shared, allowed_rule, connect_checked, deny, deny_resolution, resolve, text_response,
+    ProxyBody, Shared, allowed_rule, audit_resource, authority_port, connect_checked, deny,
+    deny_resolution, deny_violation, proxy_auth_required, resolve, text_response,
 };
 use crate::tunnel::{TunnelBytes, TunnelEnd, pump};
 
@@ -20,28 +22,26 @@ pub(crate) async fn handle(
     shared: &Arc<Shared>,
     job: &Arc<JobState>,
     request: Request<Incoming>,
+    request_slot: OwnedSemaphorePermit,
 ) -> Response<ProxyBody> {
     let Some(authority) = request.uri().authority().cloned() else {
-        let target = request.uri().to_string();
         return deny(
             shared,
             job,
-            &target,
+            "-",
             StatusCode::BAD_REQUEST,
             "connect target must be host:port",
         )
         .await;
     };
-    let resource = authority.to_string();
-    let Some(port) = authority.port_u16() else {
-        return deny(
-            shared,
-            job,
-            &resource,
-            StatusCode::BAD_REQUEST,
-            "connect target must name a port",
-        )
-        .await;
+    let resource = audit_resource(request.uri());
+    let port = match authority_port(&authority) {
+        Ok(Some(port)) => port,
+        Ok(None) => {
+            let reason = "connect target must name a port";
+            return deny(shared, job, &resource, StatusCode::BAD_REQUEST, reason).await;
+        }
+        Err(why) => return deny(shared, job, &resource, StatusCode::BAD_REQUEST, why).await,
     };
     let Some(host) = normalized(authority.host()) else {
         return deny(
@@ -59,7 +59,7 @@ pub(crate) async fn handle(
         } else {
             "host and port not in the job's allowlist"
         };
-        return deny(shared, job, &resource, StatusCode::FORBIDDEN, reason).await;
+        return deny_violation(shared, job, &resource, StatusCode::FORBIDDEN, reason).await;
     }
     let Ok(tunnel_slot) = Arc::clone(&job.tunnels).try_acquire_owned() else {
         return deny(
@@ -79,23 +79,31 @@ pub(crate) async fn handle(
         Ok(connected) => connected,
         Err(why) => return deny(shared, job, &resource, StatusCode::BAD_GATEWAY, &why).await,
     };
+    if job.is_removed() {
+        return proxy_auth_required();
+    }
     job.count_allowed();
     let job = Arc::clone(job);
+    let removal = job.removal();
     let timeouts = shared.config.timeouts.clone();
     tokio::spawn(async move {
-        let _slot = tunnel_slot;
+        let _slots = (tunnel_slot, request_slot);
         let Ok(upgraded) = hyper::upgrade::on(request).await else {
             return;
         };
         let bytes = Arc::new(TunnelBytes::default());
-        let end = pump(
+        let tunnel = pump(
             TokioIo::new(upgraded),
             upstream,
             timeouts.tunnel_idle,
             timeouts.tunnel_max,
             Arc::clone(&bytes),
-        )
-        .await;
+        );
+        // Removing the job closes its tunnels (both sockets are dropped).
+        let end = tokio::select! {
+            end = tunnel => end,
+            () = removal => TunnelEnd::JobRemoved,
+        };
         job.bytes_up
             .fetch_add(bytes.up.load(Ordering::Relaxed), Ordering::Relaxed);
         job.bytes_down

@@ -31,6 +31,12 @@ pub enum ProxyError {
         #[source]
         source: io::Error,
     },
+    /// A job token was refused (empty, blank, too short or badly formed).
+    #[error("invalid job token: {reason}")]
+    InvalidToken {
+        /// Why it was refused.
+        reason: &'static str,
+    },
     /// The operating system's random generator failed.
     #[error("cannot generate a random token")]
     Random,

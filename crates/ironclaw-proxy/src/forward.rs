@@ -14,15 +14,15 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use ironclaw_audit::{Event, EventKind};
 use ironclaw_safety::LeakDetector;
 use ironclaw_secrets::{SecretValue, apply_credential};
 
+use crate::coding::{Coding, DecodeError, content_coding, decode, transfer_coding_is_plain};
 use crate::headers::{check_framing, strip_hop_by_hop};
 use crate::job::{JobState, normalized};
 use crate::server::{
-    ProxyBody, Shared, allowed_rule, connect_checked, deny, deny_resolution, record, resolve,
-    text_response,
+    ProxyBody, Shared, allowed_rule, audit_leak, audit_resource, authority_port, connect_checked,
+    deny, deny_resolution, deny_violation, proxy_auth_required, resolve, text_response, violation,
 };
 
 pub(crate) async fn handle(
@@ -31,7 +31,7 @@ pub(crate) async fn handle(
     request: Request<Incoming>,
 ) -> Response<ProxyBody> {
     let uri = request.uri().clone();
-    let resource = uri.to_string();
+    let resource = audit_resource(&uri);
     if let Err(framing) = check_framing(request.headers()) {
         return deny(
             shared,
@@ -82,7 +82,10 @@ pub(crate) async fn handle(
         )
         .await;
     }
-    let port = authority.port_u16().unwrap_or(80);
+    let port = match authority_port(&authority) {
+        Ok(port) => port.unwrap_or(80),
+        Err(why) => return deny(shared, job, &resource, StatusCode::BAD_REQUEST, why).await,
+    };
     let Some(host) = normalized(authority.host()) else {
         return deny(
             shared,
@@ -100,7 +103,7 @@ pub(crate) async fn handle(
         } else {
             "host and port not in the job's allowlist"
         };
-        return deny(shared, job, &host_port, StatusCode::FORBIDDEN, reason).await;
+        return deny_violation(shared, job, &host_port, StatusCode::FORBIDDEN, reason).await;
     }
     let limit = job.limits.max_body_bytes;
     let declared = request
@@ -134,18 +137,40 @@ pub(crate) async fn handle(
     };
     strip_hop_by_hop(&mut parts.headers);
 
+    // A compressed body is scanned decoded (the upstream gets it as sent). The decoded
+    // size is capped by the same body limit, so a small bomb cannot fill memory.
+    let decoded = match content_coding(&parts.headers) {
+        Ok(Coding::Identity) => None,
+        Ok(coding) => match decode_blocking(coding, body.clone(), limit).await {
+            Ok(decoded) => Some(decoded),
+            Err(DecodeError::TooLarge) => {
+                let reason = "decoded request body over the limit";
+                return deny(
+                    shared,
+                    job,
+                    &host_port,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    reason,
+                )
+                .await;
+            }
+            Err(DecodeError::Corrupt) => {
+                let reason = "request body does not match its content-encoding";
+                return deny(shared, job, &host_port, StatusCode::BAD_REQUEST, reason).await;
+            }
+        },
+        Err(name) => {
+            let reason = format!("request content-encoding {name:?} cannot be scanned for leaks");
+            let status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+            return deny(shared, job, &host_port, status, &reason).await;
+        }
+    };
+
     // Scan what the job itself sends, before any credential of ours is added.
-    if let Some(kinds) = leaks_in(shared, &parts, &body) {
+    if let Some(kinds) = leaks_in(shared, &parts, &[&body, decoded.as_deref().unwrap_or(&[])]) {
         job.count_denied();
-        let event = Event::builder(EventKind::LeakBlocked)
-            .session_id(job.id())
-            .action("network")
-            .resource(host_port.clone())
-            .blocked(true)
-            .field("job", job.id())
-            .field("direction", "request")
-            .field("kinds", kinds.join(","));
-        record(shared, event).await;
+        audit_leak(shared, job, &host_port, "request", &kinds.join(",")).await;
+        violation(shared, job).await;
         return text_response(
             StatusCode::FORBIDDEN,
             "ironclaw proxy: request blocked: it contains a secret\n",
@@ -157,6 +182,15 @@ pub(crate) async fn handle(
         Ok(values) => values,
         Err(why) => return deny(shared, job, &host_port, StatusCode::BAD_GATEWAY, &why).await,
     };
+    if !injected.is_empty() {
+        // The response is scanned for the credential, which a compressed body would
+        // hide: ask for no content coding (and refuse one the upstream uses anyway and
+        // the proxy cannot undo, below).
+        outbound.headers_mut().insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+    }
     if let Err(why) = to_origin_form(&mut outbound, &authority) {
         return deny(shared, job, &host_port, StatusCode::BAD_REQUEST, why).await;
     }
@@ -174,7 +208,11 @@ pub(crate) async fn handle(
         *request.headers_mut() = head.headers.clone();
         request
     };
-    let pooled = take_pooled(shared, job.id(), &addrs).await;
+    if job.is_removed() {
+        // Removed while this request was being checked: its token is no longer valid.
+        return proxy_auth_required();
+    }
+    let pooled = take_pooled(shared, job, &addrs).await;
     let reused = pooled.is_some();
     let (mut sender, mut addr) = match pooled {
         Some(pooled) => pooled,
@@ -186,20 +224,27 @@ pub(crate) async fn handle(
     job.count_allowed();
     job.bytes_up.fetch_add(body.len() as u64, Ordering::Relaxed);
     let timeout = shared.config.timeouts.response;
-    let mut sent = tokio::time::timeout(timeout, sender.send_request(build())).await;
-    if reused && matches!(sent, Ok(Err(_))) {
-        // The pooled connection was closed by the upstream while idle: once more on a
-        // fresh connection to a checked address.
-        (sender, addr) = match open_upstream(shared, &addrs).await {
-            Ok(opened) => opened,
-            Err(why) => return deny(shared, job, &host_port, StatusCode::BAD_GATEWAY, &why).await,
-        };
-        sent = tokio::time::timeout(timeout, sender.send_request(build())).await;
+    let mut sent = tokio::time::timeout(timeout, sender.try_send_request(build())).await;
+    if reused && let Ok(Err(failed)) = &mut sent {
+        // The pooled connection was closed by the upstream while idle. Once more on a
+        // fresh connection to a checked address, but only when the request never
+        // left, or when sending it twice is harmless: an idempotent method without a
+        // body. A POST the upstream may have received is never sent again.
+        let unsent = failed.take_message().is_some();
+        if unsent || may_resend(&head.method, &body) {
+            (sender, addr) = match open_upstream(shared, &addrs).await {
+                Ok(opened) => opened,
+                Err(why) => {
+                    return deny(shared, job, &host_port, StatusCode::BAD_GATEWAY, &why).await;
+                }
+            };
+            sent = tokio::time::timeout(timeout, sender.try_send_request(build())).await;
+        }
     }
     let response = match sent {
         Ok(Ok(response)) => response,
-        Ok(Err(err)) => {
-            let text = format!("ironclaw proxy: upstream error: {err}\n");
+        Ok(Err(failed)) => {
+            let text = format!("ironclaw proxy: upstream error: {}\n", failed.error());
             return text_response(StatusCode::BAD_GATEWAY, &text);
         }
         Err(_) => {
@@ -209,8 +254,8 @@ pub(crate) async fn handle(
     };
     // The connection becomes ready again once this response's body is read.
     let (mut parts, body) = response.into_parts();
-    strip_hop_by_hop(&mut parts.headers);
     if injected.is_empty() {
+        strip_hop_by_hop(&mut parts.headers);
         // Stream the body to the job; the connection goes back to the pool once the
         // body has been read to its end.
         let body = ReturnToPool {
@@ -221,8 +266,31 @@ pub(crate) async fn handle(
         .boxed();
         return Response::from_parts(parts, body);
     }
-    // A credential went out with this request: read the response whole and take out
-    // every spelling of it before the job sees the response.
+    // A credential went out with this request: read the response whole, undo its
+    // content coding, and take out every spelling of the credential before the job
+    // sees the response. A coding the proxy cannot undo is refused, never passed on.
+    // A response that has no body by definition (to HEAD; 1xx, 204, 304) keeps its
+    // headers as they are (redacted): its Content-Length describes a body that does
+    // not follow, and there is nothing to decode.
+    let bodiless = head.method == http::Method::HEAD
+        || parts.status.is_informational()
+        || parts.status == StatusCode::NO_CONTENT
+        || parts.status == StatusCode::NOT_MODIFIED;
+    if !bodiless && !transfer_coding_is_plain(&parts.headers) {
+        let reason = "upstream response uses a transfer-encoding the proxy cannot scan";
+        return deny(shared, job, &host_port, StatusCode::BAD_GATEWAY, reason).await;
+    }
+    let coding = match content_coding(&parts.headers) {
+        _ if bodiless => Coding::Identity,
+        Ok(coding) => coding,
+        Err(name) => {
+            let reason = format!(
+                "upstream response has content-encoding {name:?}, which the proxy cannot scan"
+            );
+            return deny(shared, job, &host_port, StatusCode::BAD_GATEWAY, &reason).await;
+        }
+    };
+    strip_hop_by_hop(&mut parts.headers);
     let limit = job.limits.max_response_bytes;
     let body = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -239,35 +307,63 @@ pub(crate) async fn handle(
     };
     job.bytes_down
         .fetch_add(body.len() as u64, Ordering::Relaxed);
-    shared.pool.put(job.id(), addr, sender);
+    shared.pool.put(job, addr, sender);
+    let body = if coding == Coding::Identity {
+        body
+    } else {
+        match decode_blocking(coding, body, limit).await {
+            Ok(decoded) => {
+                parts.headers.remove(header::CONTENT_ENCODING);
+                decoded
+            }
+            Err(err) => {
+                let reason = match err {
+                    DecodeError::TooLarge => "decoded upstream response over the scan limit",
+                    DecodeError::Corrupt => {
+                        "upstream response body does not match its content-encoding"
+                    }
+                };
+                return deny(shared, job, &host_port, StatusCode::BAD_GATEWAY, reason).await;
+            }
+        }
+    };
     let (body, body_found) = redact_values(&injected, body);
     let (headers, headers_found) = redact_headers(&injected, std::mem::take(&mut parts.headers));
     parts.headers = headers;
     if body_found || headers_found {
-        let event = Event::builder(EventKind::LeakBlocked)
-            .session_id(job.id())
-            .action("network")
-            .resource(host_port)
-            .blocked(true)
-            .field("job", job.id())
-            .field("direction", "response")
-            .field("kinds", "injected_credential");
-        record(shared, event).await;
+        audit_leak(shared, job, &host_port, "response", "injected_credential").await;
     }
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts
-        .headers
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    if !bodiless {
+        parts
+            .headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    }
     Response::from_parts(
         parts,
         Full::new(body).map_err(|never| match never {}).boxed(),
     )
 }
 
+/// Whether a request may be sent again after a connection failed under it: an
+/// idempotent method (RFC 9110 section 9.2.2) without a body.
+fn may_resend(method: &http::Method, body: &Bytes) -> bool {
+    use http::Method;
+    body.is_empty()
+        && [
+            Method::GET,
+            Method::HEAD,
+            Method::OPTIONS,
+            Method::PUT,
+            Method::DELETE,
+            Method::TRACE,
+        ]
+        .contains(method)
+}
+
 /// A pooled connection to one of the checked addresses that is ready for a request.
 async fn take_pooled(
     shared: &Shared,
-    job: &str,
+    job: &JobState,
     addrs: &[std::net::SocketAddr],
 ) -> Option<(SendRequest<Full<Bytes>>, std::net::SocketAddr)> {
     for addr in addrs {
@@ -298,7 +394,7 @@ struct ReturnToPool {
 impl ReturnToPool {
     fn release(&mut self) {
         if let Some((shared, addr, sender)) = self.slot.take() {
-            shared.pool.put(self.job.id(), addr, sender);
+            shared.pool.put(&self.job, addr, sender);
         }
     }
 }
@@ -331,7 +427,7 @@ impl hyper::body::Body for ReturnToPool {
             }
             std::task::Poll::Ready(None) => {
                 if let Some((shared, addr, sender)) = self.slot.take() {
-                    shared.pool.put(self.job.id(), addr, sender);
+                    shared.pool.put(&self.job, addr, sender);
                 }
             }
             std::task::Poll::Ready(Some(Err(_))) => self.slot = None,
@@ -366,7 +462,11 @@ async fn open_upstream(
 }
 
 /// The kinds of leak found in the request line, headers and body, if any.
-fn leaks_in(shared: &Shared, parts: &http::request::Parts, body: &Bytes) -> Option<Vec<String>> {
+fn leaks_in(
+    shared: &Shared,
+    parts: &http::request::Parts,
+    bodies: &[&[u8]],
+) -> Option<Vec<String>> {
     let detector = Arc::clone(&shared.leaks.read().unwrap_or_else(|e| e.into_inner()));
     let mut head = Vec::with_capacity(256);
     head.extend_from_slice(parts.method.as_str().as_bytes());
@@ -379,10 +479,16 @@ fn leaks_in(shared: &Shared, parts: &http::request::Parts, body: &Bytes) -> Opti
         head.extend_from_slice(value.as_bytes());
         head.push(b'\n');
     }
-    let mut kinds: Vec<String> = detector
-        .scan(&head)
-        .iter()
-        .chain(detector.scan(body).iter())
+    // What the upstream will read after percent-decoding (and `+` as space in forms)
+    // is scanned too: the request target twice decoded, bodies once.
+    let mut decoded = percent_decoded(&head, 2);
+    for body in bodies {
+        decoded.extend(percent_decoded(body, 1));
+    }
+    let mut kinds: Vec<String> = std::iter::once(&head[..])
+        .chain(bodies.iter().copied())
+        .chain(decoded.iter().map(Vec::as_slice))
+        .flat_map(|text| detector.scan(text))
         .map(|finding| finding.kind().to_owned())
         .collect();
     kinds.sort();
@@ -505,4 +611,67 @@ fn redact_headers(values: &[SecretValue], headers: http::HeaderMap) -> (http::He
         }
     }
     (clean, found)
+}
+
+/// Decodes a body off the async threads (decompression is CPU work), capped at `limit`
+/// decoded bytes.
+pub(crate) async fn decode_blocking(
+    coding: Coding,
+    body: Bytes,
+    limit: usize,
+) -> Result<Bytes, DecodeError> {
+    tokio::task::spawn_blocking(move || decode(coding, &body, limit).map(Bytes::from))
+        .await
+        .unwrap_or(Err(DecodeError::Corrupt))
+}
+
+/// `text` percent-decoded, as is and with `+` read as a space, up to `rounds` times
+/// (double encoding); only the spellings that differ from `text`.
+fn percent_decoded(text: &[u8], rounds: usize) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    if !text.iter().any(|&b| b == b'%' || b == b'+') {
+        return out;
+    }
+    let plus_as_space: Vec<u8> = text
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    for start in [text.to_vec(), plus_as_space] {
+        let mut current = start;
+        for _ in 0..rounds {
+            let next: Vec<u8> = percent_encoding::percent_decode(&current).collect();
+            if next == current {
+                break;
+            }
+            current = next;
+            if !out.contains(&current) {
+                out.push(current.clone());
+            }
+        }
+        if current != text && !out.contains(&current) {
+            out.push(current);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding_finds_every_spelling() {
+        let decoded = |text: &str, rounds| -> Vec<String> {
+            percent_decoded(text.as_bytes(), rounds)
+                .into_iter()
+                .map(|v| String::from_utf8_lossy(&v).into_owned())
+                .collect()
+        };
+        assert!(decoded("plain/path?x=1", 2).is_empty());
+        assert_eq!(decoded("a%2fb%2Bc", 2), vec!["a/b+c"]);
+        assert_eq!(decoded("a+b%2Bc", 2), vec!["a+b+c", "a b+c"]);
+        assert_eq!(decoded("%2541", 2), vec!["%41", "A"]);
+        assert_eq!(decoded("%2541", 1), vec!["%41"]);
+        assert_eq!(decoded("a+b", 1), vec!["a b"]);
+    }
 }

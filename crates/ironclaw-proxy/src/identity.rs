@@ -18,9 +18,29 @@ use crate::job::JobState;
 pub struct JobToken(Arc<str>);
 
 impl JobToken {
-    /// Wraps a token chosen by the caller (for example the orchestrator's per-job token).
-    pub fn new(token: impl Into<String>) -> Self {
-        Self(Arc::from(token.into()))
+    /// Shortest token accepted from a caller, in bytes.
+    pub const MIN_LEN: usize = 16;
+
+    /// Wraps a token chosen by the caller (for example the orchestrator's per-job
+    /// token). Refused: an empty token, one shorter than [`JobToken::MIN_LEN`] bytes
+    /// (guessable), one with white space at either end (a client's header would never
+    /// match it) or with control characters (it could not be sent in a header).
+    pub fn new(token: impl Into<String>) -> Result<Self, ProxyError> {
+        let token = token.into();
+        let bad = |reason| Err(ProxyError::InvalidToken { reason });
+        if token.trim().is_empty() {
+            return bad("a job token must not be empty or white space");
+        }
+        if token.trim() != token {
+            return bad("a job token must not start or end with white space");
+        }
+        if token.chars().any(char::is_control) {
+            return bad("a job token must not contain control characters");
+        }
+        if token.len() < Self::MIN_LEN {
+            return bad("a job token must be at least 16 bytes");
+        }
+        Ok(Self(Arc::from(token)))
     }
 
     /// A fresh random token: 32 bytes from the operating system's generator, hex encoded.
@@ -31,7 +51,7 @@ impl JobToken {
             .fill(&mut bytes)
             .map_err(|_| ProxyError::Random)?;
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        Ok(Self::new(hex))
+        Ok(Self(Arc::from(hex)))
     }
 
     /// The token text, for handing to the job (its `HTTP_PROXY` URL). Never log it.
@@ -75,17 +95,22 @@ pub(crate) fn presented_token(headers: &HeaderMap) -> Option<Vec<u8>> {
     let value = value.to_str().ok()?.trim();
     let (scheme, rest) = value.split_once(' ')?;
     let rest = rest.trim();
-    if scheme.eq_ignore_ascii_case("bearer") {
-        return Some(rest.as_bytes().to_vec());
-    }
-    if scheme.eq_ignore_ascii_case("basic") {
+    let token = if scheme.eq_ignore_ascii_case("bearer") {
+        rest.as_bytes().to_vec()
+    } else if scheme.eq_ignore_ascii_case("basic") {
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(rest)
             .ok()?;
         let colon = decoded.iter().position(|&b| b == b':')?;
-        return Some(decoded[colon + 1..].to_vec());
+        decoded[colon + 1..].to_vec()
+    } else {
+        return None;
+    };
+    // An empty or blank token never authenticates, whatever is registered.
+    if token.iter().all(u8::is_ascii_whitespace) {
+        return None;
     }
-    None
+    Some(token)
 }
 
 /// Every job the proxy knows, by token fingerprint.
@@ -104,12 +129,18 @@ impl JobRegistry {
         jobs.insert(token.fingerprint(), job);
     }
 
-    /// Removes every token of the job; returns whether there was one.
-    pub(crate) fn remove_job(&self, job_id: &str) -> bool {
+    /// Removes every token of the job; returns the states removed.
+    pub(crate) fn remove_job(&self, job_id: &str) -> Vec<Arc<JobState>> {
         let mut jobs = self.jobs.write().unwrap_or_else(|e| e.into_inner());
-        let before = jobs.len();
-        jobs.retain(|_, job| job.id() != job_id);
-        jobs.len() != before
+        let mut removed = Vec::new();
+        jobs.retain(|_, job| {
+            let keep = job.id() != job_id;
+            if !keep {
+                removed.push(Arc::clone(job));
+            }
+            keep
+        });
+        removed
     }
 
     pub(crate) fn authenticate(&self, presented: &[u8]) -> Option<Arc<JobState>> {
@@ -163,8 +194,20 @@ mod tests {
     }
 
     #[test]
+    fn blank_tokens_are_never_presented() {
+        for header in [
+            "Bearer  ",
+            "Basic Og==",
+            "Basic am9iOg==",
+            "Basic am9iOiAgIA==",
+        ] {
+            assert_eq!(token_of(header), None, "{header}");
+        }
+    }
+
+    #[test]
     fn tokens_never_print() {
-        let token = JobToken::new("super-secret-token");
+        let token = JobToken::new("super-secret-token").unwrap();
         assert!(!format!("{token:?} {token}").contains("super-secret"));
         let generated = JobToken::generate().unwrap();
         assert_eq!(generated.expose().len(), 64);

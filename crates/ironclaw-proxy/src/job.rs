@@ -1,11 +1,11 @@
 //! What one job may reach, and its live state: counters, concurrency slots, rate.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use ironclaw_policy::{HostIndex, HostPattern, normalize_host};
 use ironclaw_secrets::{CredentialMapping, SecretGrant};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 
 use crate::config::Limits;
 use crate::error::ProxyError;
@@ -152,6 +152,12 @@ pub struct JobMetrics {
 /// The live state of one job.
 #[derive(Debug)]
 pub(crate) struct JobState {
+    /// Unique per registration, so a job registered again under the same id never
+    /// shares state (pooled connections) with its earlier self.
+    pub(crate) instance: u64,
+    /// Set once the job is removed; turns `true` in the watch to close its tunnels.
+    removed: AtomicBool,
+    closed: watch::Sender<bool>,
     pub(crate) grant: JobGrant,
     pub(crate) limits: Limits,
     pub(crate) connections: Arc<Semaphore>,
@@ -166,7 +172,11 @@ pub(crate) struct JobState {
 impl JobState {
     pub(crate) fn new(grant: JobGrant, defaults: &Limits) -> Self {
         let limits = grant.limits.clone().unwrap_or_else(|| defaults.clone());
+        static INSTANCES: AtomicU64 = AtomicU64::new(0);
         Self {
+            instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
+            removed: AtomicBool::new(false),
+            closed: watch::channel(false).0,
             connections: Arc::new(Semaphore::new(limits.max_concurrent_requests_per_job)),
             tunnels: Arc::new(Semaphore::new(limits.max_tunnels_per_job)),
             rate: RequestRate::per_minute(limits.requests_per_minute_per_job),
@@ -181,6 +191,25 @@ impl JobState {
 
     pub(crate) fn id(&self) -> &str {
         &self.grant.job_id
+    }
+
+    /// Marks the job removed and tells its tunnels to close.
+    pub(crate) fn mark_removed(&self) {
+        self.removed.store(true, Ordering::SeqCst);
+        self.closed.send_replace(true);
+    }
+
+    /// Whether the job was removed (its token no longer works).
+    pub(crate) fn is_removed(&self) -> bool {
+        self.removed.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once the job is removed.
+    pub(crate) fn removal(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut closed = self.closed.subscribe();
+        async move {
+            let _ = closed.wait_for(|removed| *removed).await;
+        }
     }
 
     pub(crate) fn count_allowed(&self) {

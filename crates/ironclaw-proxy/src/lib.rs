@@ -12,6 +12,9 @@
 //!   [`JobToken`] that the job presents in `Proxy-Authorization`.
 //! - [`ProxyConfig`] holds the listen address, [`Limits`], [`Timeouts`] and the
 //!   opt-in global allow list ([`Preset`]s and extra domains).
+//! - [`ProxyBuilder::auto_suspend`] connects the proxy to the policy crate's skill
+//!   suspension file: a job's policy denials and leak blocks count against the skill
+//!   its grant names, and a suspended skill's jobs are refused.
 //!
 //! # Guarantees
 //!
@@ -22,12 +25,31 @@
 //! - A name is resolved once, every answer is checked against the SSRF rules of
 //!   `ironclaw-policy`, and the proxy connects to a checked address: no second lookup.
 //! - Plain-HTTP requests lose hop-by-hop headers, are refused on ambiguous framing
-//!   (request smuggling), and are scanned for leaks (request line, headers, body)
+//!   (request smuggling), and are scanned for leaks (request line, headers, body, and
+//!   each again percent-decoded, with `+` as a space, so an encoded secret is caught)
 //!   before the job's credentials are injected and before anything is sent. A leak
-//!   answers `403` and is audited as `LEAK_BLOCKED`. A response to a request that
-//!   carried an injected credential is scanned for that credential and redacted.
+//!   answers `403` and is audited as `LEAK_BLOCKED`. A `gzip` or `deflate` request
+//!   body is scanned decoded (the decoded size is capped by the body limit, `413`);
+//!   a body that does not decode gets `400`, any other content coding `415`. A response to a request that
+//!   carried an injected credential is scanned for that credential and redacted:
+//!   such a request asks the upstream for `Accept-Encoding: identity`, a `gzip` or
+//!   `deflate` answer is decoded (within the response limit) before the scan, and any
+//!   other coding is refused with `502` rather than passed on unscanned.
 //! - Every refusal is audited as `NETWORK_BLOCK` (job, host, port, reason) before it
-//!   is answered.
+//!   is answered. An audit record names `host:port` only: never the path, query,
+//!   userinfo, header values or body, and a host name the leak detector flags is
+//!   written as `[REDACTED]`.
+//!
+//! - With auto-suspension on, each allowlist or SSRF denial and each leak block of a
+//!   job with a skill is a violation of that skill; when the policy's threshold is
+//!   reached, `SKILL_SUSPENDED` is audited once and every request of every job of the
+//!   skill is refused (`403`, `NETWORK_BLOCK` "skill suspended") until the suspension
+//!   ends or is lifted in the file (`ironclaw allowlist unsuspend`), which takes
+//!   effect at the next request. An unreadable suspension file fails closed.
+//! - Idle upstream connections are pooled per job and per checked address. When a
+//!   pooled connection dies under a request, the request is sent again on a fresh
+//!   connection only if it never left or is idempotent without a body (`GET`, `HEAD`,
+//!   `OPTIONS`, `PUT`, `DELETE`, `TRACE`): a `POST` or `PATCH` is never sent twice.
 //!
 //! # Non-guarantees
 //!
@@ -58,6 +80,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod coding;
 mod config;
 mod connect;
 mod error;
@@ -68,6 +91,7 @@ mod job;
 mod pool;
 mod rate;
 mod server;
+mod suspend;
 mod tunnel;
 
 pub use config::{Limits, Preset, ProxyConfig, Timeouts, parse_extra_domains};

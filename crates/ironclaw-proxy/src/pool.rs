@@ -14,6 +14,8 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::client::conn::http1::SendRequest;
 
+use crate::job::JobState;
+
 /// Most idle connections kept per (job, address).
 const MAX_IDLE_PER_KEY: usize = 16;
 /// Most (job, address) keys kept; past this the pool is cleared.
@@ -21,18 +23,19 @@ const MAX_KEYS: usize = 4096;
 
 type Sender = SendRequest<Full<Bytes>>;
 
+/// Idle connections by job instance ([`JobState::instance`]) and checked address.
 #[derive(Debug, Default)]
 pub(crate) struct Pool {
-    idle: Mutex<HashMap<(String, SocketAddr), Vec<Sender>>>,
+    idle: Mutex<HashMap<(u64, SocketAddr), Vec<Sender>>>,
 }
 
 impl Pool {
     /// An idle connection that is not known to be closed, if any. Only connections
     /// whose last response was read to the end are in the pool; the caller waits for
     /// readiness before use.
-    pub(crate) fn take(&self, job: &str, addr: SocketAddr) -> Option<Sender> {
+    pub(crate) fn take(&self, job: &JobState, addr: SocketAddr) -> Option<Sender> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        let senders = idle.get_mut(&(job.to_owned(), addr))?;
+        let senders = idle.get_mut(&(job.instance, addr))?;
         while let Some(sender) = senders.pop() {
             if !sender.is_closed() {
                 return Some(sender);
@@ -41,25 +44,30 @@ impl Pool {
         None
     }
 
-    /// Keeps a connection whose last response was read to the end.
-    pub(crate) fn put(&self, job: &str, addr: SocketAddr, sender: Sender) {
+    /// Keeps a connection whose last response was read to the end, unless its job
+    /// has been removed (checked under the lock [`Pool::forget_job`] takes, so a
+    /// connection released while its job is removed is dropped, not kept).
+    pub(crate) fn put(&self, job: &JobState, addr: SocketAddr, sender: Sender) {
         if sender.is_closed() {
             return;
         }
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if job.is_removed() {
+            return;
+        }
         if idle.len() >= MAX_KEYS {
             idle.clear();
         }
-        let senders = idle.entry((job.to_owned(), addr)).or_default();
+        let senders = idle.entry((job.instance, addr)).or_default();
         senders.retain(|sender| !sender.is_closed());
         if senders.len() < MAX_IDLE_PER_KEY {
             senders.push(sender);
         }
     }
 
-    /// Forgets every connection of a job (when it is removed).
-    pub(crate) fn forget_job(&self, job: &str) {
+    /// Drops every idle connection of a removed job (which closes them).
+    pub(crate) fn forget_job(&self, job: &JobState) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        idle.retain(|(owner, _), _| owner != job);
+        idle.retain(|(owner, _), _| *owner != job.instance);
     }
 }

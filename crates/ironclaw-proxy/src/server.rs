@@ -3,29 +3,32 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode};
+use http::uri::Authority;
+use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use ironclaw_audit::{AuditLog, Event, EventKind};
-use ironclaw_policy::{Denied, Resolver, SsrfPolicy, SystemResolver};
+use ironclaw_audit::{AuditLog, Event, EventBuilder, EventKind};
+use ironclaw_policy::{AutoSuspendConfig, Denied, Resolver, SsrfPolicy, SystemResolver};
 use ironclaw_safety::LeakDetector;
 use ironclaw_secrets::SecretStore;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::{Preset, ProxyConfig};
 use crate::error::ProxyError;
 use crate::identity::{JobRegistry, JobToken, presented_token};
 use crate::job::{JobGrant, JobMetrics, JobState, NetworkAllowlist};
 use crate::pool::Pool;
+use crate::suspend::{AutoSuspend, Status};
 use crate::{connect, forward};
 
 /// The body type of every response the proxy writes.
@@ -41,6 +44,7 @@ pub struct ProxyBuilder {
     secrets: Option<(Arc<SecretStore>, String)>,
     anonymous: Option<JobGrant>,
     presets: Vec<Preset>,
+    suspend: Option<(PathBuf, AutoSuspendConfig)>,
 }
 
 impl ProxyBuilder {
@@ -76,6 +80,19 @@ impl ProxyBuilder {
     /// their own token.
     pub fn anonymous(mut self, grant: JobGrant) -> Self {
         self.anonymous = Some(grant);
+        self
+    }
+
+    /// Turns on auto-suspension with the suspension file at `path` (the home's
+    /// `suspensions.json`, shared with `ironclaw allowlist suspend|unsuspend` and other
+    /// daemons). Each policy denial (allowlist or SSRF, `403`) and each leak block of
+    /// a job whose grant names a skill counts as a violation of that skill; when
+    /// `config` says the skill is now suspended, `SKILL_SUSPENDED` is audited once and
+    /// every request of every job of that skill is refused with `403` until the
+    /// suspension ends or is lifted in the file. Off by default (and then suspensions
+    /// are not checked at all).
+    pub fn auto_suspend(mut self, path: impl Into<PathBuf>, config: AutoSuspendConfig) -> Self {
+        self.suspend = Some((path.into(), config));
         self
     }
 
@@ -130,6 +147,9 @@ impl ProxyBuilder {
                 anonymous,
                 global,
                 pool: Pool::default(),
+                suspend: self
+                    .suspend
+                    .map(|(path, config)| AutoSuspend::new(path, config)),
             }),
         })
     }
@@ -148,6 +168,7 @@ pub(crate) struct Shared {
     pub(crate) anonymous: Option<Arc<JobState>>,
     pub(crate) global: NetworkAllowlist,
     pub(crate) pool: Pool,
+    pub(crate) suspend: Option<AutoSuspend>,
     connections: Arc<Semaphore>,
 }
 
@@ -168,6 +189,7 @@ impl Proxy {
             secrets: None,
             anonymous: None,
             presets: Vec::new(),
+            suspend: None,
         }
     }
 
@@ -178,11 +200,18 @@ impl Proxy {
         self.shared.jobs.insert(token, state);
     }
 
-    /// Revokes every token of a job (on cleanup). Open tunnels finish on their own
-    /// timeouts; new requests get `407`. Returns whether the job was known.
+    /// Revokes every token of a job (on cleanup), at once: its next request gets
+    /// `407`, also on a client connection that authenticated earlier; its idle
+    /// upstream connections are closed and a connection still in use is closed when
+    /// its response ends; its open tunnels are closed. Returns whether the job was
+    /// known.
     pub fn remove_job(&self, job_id: &str) -> bool {
-        self.shared.pool.forget_job(job_id);
-        self.shared.jobs.remove_job(job_id)
+        let removed = self.shared.jobs.remove_job(job_id);
+        for job in &removed {
+            job.mark_removed();
+            self.shared.pool.forget_job(job);
+        }
+        !removed.is_empty()
     }
 
     /// The job's counters, if it is registered (or is the anonymous job).
@@ -215,8 +244,8 @@ impl Proxy {
         loop {
             let (stream, peer) = listener.accept().await.map_err(ProxyError::Accept)?;
             let Ok(permit) = Arc::clone(&self.shared.connections).try_acquire_owned() else {
-                tracing::warn!(%peer, "connection limit reached; closing connection");
-                drop(stream);
+                tracing::warn!(%peer, "connection limit reached; refusing the connection");
+                tokio::spawn(refuse_connection(stream));
                 continue;
             };
             let shared = Arc::clone(&self.shared);
@@ -231,10 +260,15 @@ impl Proxy {
 async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let io = TokioIo::new(stream);
+    // The job the connection last authenticated as, so that a request hyper refuses
+    // itself (before any header is seen) is still audited against its job.
+    let last_job: LastJob = Arc::default();
     let service_shared = Arc::clone(&shared);
+    let service_last_job = Arc::clone(&last_job);
     let service = service_fn(move |request: Request<Incoming>| {
         let shared = Arc::clone(&service_shared);
-        async move { Ok::<_, Infallible>(handle(shared, request).await) }
+        let last_job = Arc::clone(&service_last_job);
+        async move { Ok::<_, Infallible>(handle(shared, request, &last_job).await) }
     });
     let connection = http1::Builder::new()
         .max_buf_size(shared.config.limits.max_header_bytes.max(64 * 1024))
@@ -244,24 +278,68 @@ async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         .timer(hyper_util::rt::TokioTimer::new())
         .serve_connection(io, service)
         .with_upgrades();
-    if let Err(err) = connection.await
-        && err.is_parse_too_large()
-    {
-        // Refused before any identity was known.
-        audit_block(&shared, None, &peer.to_string(), "request head too large").await;
+    let Err(err) = connection.await else {
+        return;
+    };
+    // hyper answered these itself (431 or 400) without calling the service.
+    let reason = if err.is_parse_too_large() {
+        "request head too large"
+    } else if err.is_parse() {
+        "malformed request"
+    } else {
+        tracing::debug!(%peer, error = %err, "client connection ended with an error");
+        return;
+    };
+    let job = last_job.lock().unwrap_or_else(|e| e.into_inner()).take();
+    match &job {
+        Some(job) => job.count_denied(),
+        None => tracing::warn!(%peer, reason, "request refused before authentication"),
     }
+    let event = block_event(job.as_deref(), "-", reason).field("peer", peer.ip().to_string());
+    record(&shared, event).await;
 }
 
+/// Answers a connection over the proxy's connection limit with `503` (without reading
+/// its request, so it costs no buffer) and closes it.
+async fn refuse_connection(mut stream: TcpStream) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    const ANSWER: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 42\r\nConnection: close\r\n\r\nironclaw proxy: too many open connections\n";
+    let answer = async {
+        stream.write_all(ANSWER).await?;
+        stream.shutdown().await?;
+        // Read what the client already sent (a little, briefly) before closing, so
+        // the close is not a reset that could destroy the answer in flight.
+        let mut sink = [0u8; 1024];
+        let mut left: usize = 64 * 1024;
+        while left > 0 {
+            let n = stream.read(&mut sink).await?;
+            if n == 0 {
+                break;
+            }
+            left = left.saturating_sub(n);
+        }
+        Ok::<_, std::io::Error>(())
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), answer).await;
+}
+
+/// The job a client connection last authenticated as.
+type LastJob = Arc<std::sync::Mutex<Option<Arc<JobState>>>>;
+
 /// Routes one request. Every refusal is audited before it is answered.
-async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<ProxyBody> {
+async fn handle(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+    last_job: &LastJob,
+) -> Response<ProxyBody> {
     let Some(job) = identify(&shared, &request) else {
         return proxy_auth_required();
     };
-    let resource = request
-        .uri()
-        .authority()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|| request.uri().to_string());
+    *last_job.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&job));
+    let resource = audit_resource(request.uri());
+    if let Some(reason) = suspended(&shared, &job) {
+        return deny(&shared, &job, &resource, StatusCode::FORBIDDEN, reason).await;
+    }
     if !job.rate.try_acquire() {
         return deny(
             &shared,
@@ -272,7 +350,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Pro
         )
         .await;
     }
-    let Ok(_slot) = Arc::clone(&job.connections).try_acquire_owned() else {
+    let Ok(slot) = Arc::clone(&job.connections).try_acquire_owned() else {
         return deny(
             &shared,
             &job,
@@ -283,9 +361,101 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Pro
         .await;
     };
     if request.method() == Method::CONNECT {
-        connect::handle(&shared, &job, request).await
+        // The tunnel holds the slot for as long as it is open.
+        connect::handle(&shared, &job, request, slot).await
     } else {
-        forward::handle(&shared, &job, request).await
+        // The response body holds the slot until it has been streamed to the client
+        // (or the client went away), not just until its head is answered.
+        forward::handle(&shared, &job, request).await.map(|body| {
+            SlotBody {
+                inner: body,
+                _slot: slot,
+            }
+            .boxed()
+        })
+    }
+}
+
+/// Why the job's skill may not act now, if it is suspended.
+fn suspended(shared: &Shared, job: &JobState) -> Option<&'static str> {
+    let suspend = shared.suspend.as_ref()?;
+    let skill = job.grant.skill.as_deref()?;
+    match suspend.status(skill) {
+        Status::Active => None,
+        Status::Suspended(_) => Some("skill suspended"),
+        Status::Unknown => Some("skill suspended: the suspension state cannot be read"),
+    }
+}
+
+/// Counts a policy violation (a policy denial or a leak block) against the job's
+/// skill, and audits `SKILL_SUSPENDED` when it suspends the skill.
+pub(crate) async fn violation(shared: &Arc<Shared>, job: &JobState) {
+    let (Some(_), Some(skill)) = (&shared.suspend, job.grant.skill.clone()) else {
+        return;
+    };
+    let worker = Arc::clone(shared);
+    let counted_skill = skill.clone();
+    let triggered = tokio::task::spawn_blocking(move || {
+        worker
+            .suspend
+            .as_ref()
+            .and_then(|suspend| suspend.violation(&counted_skill))
+    })
+    .await
+    .unwrap_or(None);
+    let Some(triggered) = triggered else {
+        return;
+    };
+    tracing::warn!(skill, job = job.id(), "skill auto-suspended");
+    let event = Event::builder(EventKind::SkillSuspended)
+        .session_id(job.id())
+        .skill(skill.clone())
+        .action("suspend")
+        .resource(skill)
+        .blocked(true)
+        .field("job", job.id())
+        .field("untilMs", triggered.until_ms)
+        .field("violations", triggered.violations)
+        .field("by", "auto");
+    record(shared, event).await;
+}
+
+/// [`deny`] for a policy denial, which also counts as a violation of the job's skill.
+pub(crate) async fn deny_violation(
+    shared: &Arc<Shared>,
+    job: &JobState,
+    resource: &str,
+    status: StatusCode,
+    reason: &str,
+) -> Response<ProxyBody> {
+    let response = deny(shared, job, resource, status, reason).await;
+    violation(shared, job).await;
+    response
+}
+
+/// A response body that holds its job's concurrency slot until it is dropped.
+struct SlotBody {
+    inner: ProxyBody,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl hyper::body::Body for SlotBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -302,7 +472,7 @@ fn identify<B>(shared: &Shared, request: &Request<B>) -> Option<Arc<JobState>> {
     }
 }
 
-fn proxy_auth_required() -> Response<ProxyBody> {
+pub(crate) fn proxy_auth_required() -> Response<ProxyBody> {
     let mut response = text_response(
         StatusCode::PROXY_AUTHENTICATION_REQUIRED,
         "proxy authentication required\n",
@@ -341,15 +511,105 @@ pub(crate) async fn deny(
     text_response(status, &format!("ironclaw proxy: {reason}\n"))
 }
 
-/// Audits a policy denial with its kind.
+/// Audits a policy denial with its kind; it counts as a violation.
 pub(crate) async fn deny_policy(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     job: &JobState,
     resource: &str,
     denied: &Denied,
 ) -> Response<ProxyBody> {
     let reason = format!("{}: {}", denied.kind.as_str(), denied.detail);
-    deny(shared, job, resource, StatusCode::FORBIDDEN, &reason).await
+    deny_violation(shared, job, resource, StatusCode::FORBIDDEN, &reason).await
+}
+
+/// What an audit record names for a request: `host:port` only. The path and query
+/// (which can carry user data or secrets), userinfo, header values and bodies are
+/// never recorded. A port that is not a valid number is left out; without one, the
+/// scheme's default port is named.
+pub(crate) fn audit_resource(uri: &Uri) -> String {
+    let Some(authority) = uri.authority() else {
+        return "-".to_owned();
+    };
+    let host = authority.host();
+    let port = match authority_port(authority) {
+        Ok(Some(port)) => Some(port),
+        Ok(None) => match uri.scheme_str() {
+            Some("http") => Some(80),
+            Some("https") => Some(443),
+            _ => None,
+        },
+        Err(_) => None,
+    };
+    match port {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    }
+}
+
+/// The port an authority names, if it names one. A port that is not a number from 1
+/// to 65535 (`host:abc`, `host:99999`, `host:0`, `host:`) is an error, never the
+/// scheme's default.
+pub(crate) fn authority_port(authority: &Authority) -> Result<Option<u16>, &'static str> {
+    const BAD: &str = "invalid port: not a number from 1 to 65535";
+    let text = authority.as_str();
+    let text = text
+        .rsplit_once('@')
+        .map_or(text, |(_, host_port)| host_port);
+    let port = match text.rfind(']') {
+        Some(end) => match &text[end + 1..] {
+            "" => return Ok(None),
+            rest => rest.strip_prefix(':').ok_or(BAD)?,
+        },
+        None => match text.split_once(':') {
+            None => return Ok(None),
+            Some((_, rest)) => rest,
+        },
+    };
+    if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(BAD);
+    }
+    match port.parse::<u16>() {
+        Ok(0) | Err(_) => Err(BAD),
+        Ok(port) => Ok(Some(port)),
+    }
+}
+
+/// `text`, or `[REDACTED]` when the leak detector finds a secret in it (a host name
+/// can carry one), so an audit record never holds a secret.
+pub(crate) fn scrubbed(shared: &Shared, text: &str) -> String {
+    let detector = Arc::clone(&shared.leaks.read().unwrap_or_else(|e| e.into_inner()));
+    // Host names arrive lower-cased, and most credential patterns are upper case.
+    let clean = [text.to_owned(), text.to_ascii_uppercase()]
+        .iter()
+        .all(|variant| detector.scan(variant.as_bytes()).is_empty());
+    if clean {
+        text.to_owned()
+    } else {
+        "[REDACTED]".to_owned()
+    }
+}
+
+/// Writes a `LEAK_BLOCKED` record for a job: where the leak was going and what kinds
+/// of secret were found (never the secret).
+pub(crate) async fn audit_leak(
+    shared: &Shared,
+    job: &JobState,
+    resource: &str,
+    direction: &str,
+    kinds: &str,
+) {
+    let mut event = Event::builder(EventKind::LeakBlocked)
+        .session_id(job.id())
+        .action("network")
+        .resource(scrubbed(shared, resource))
+        .blocked(true)
+        .field("job", job.id())
+        .field("direction", direction)
+        .field("kinds", kinds);
+    if let Some(skill) = &job.grant.skill {
+        event = event.skill(skill.clone());
+    }
+    record(shared, event).await;
 }
 
 /// Writes a `NETWORK_BLOCK` record. The record is durable before the caller answers.
@@ -359,6 +619,12 @@ pub(crate) async fn audit_block(
     resource: &str,
     reason: &str,
 ) {
+    let resource = scrubbed(shared, resource);
+    record(shared, block_event(job, &resource, reason)).await;
+}
+
+/// A `NETWORK_BLOCK` event for `resource` (`host:port`, already scrubbed).
+fn block_event(job: Option<&JobState>, resource: &str, reason: &str) -> EventBuilder {
     let (host, port) = split_resource(resource);
     let mut event = Event::builder(EventKind::NetworkBlock)
         .action("network")
@@ -378,11 +644,11 @@ pub(crate) async fn audit_block(
             event = event.skill(skill.clone());
         }
     }
-    record(shared, event).await;
+    event
 }
 
 /// Builds and durably records an event; a failure is logged (the refusal stands).
-pub(crate) async fn record(shared: &Shared, builder: ironclaw_audit::EventBuilder) {
+pub(crate) async fn record(shared: &Shared, builder: EventBuilder) {
     let event = match builder.build() {
         Ok(event) => event,
         Err(err) => {
@@ -478,7 +744,7 @@ pub(crate) async fn connect_checked(
 
 /// Answers a failed resolution: denials are `403`, timeouts `504`, failures `502`.
 pub(crate) async fn deny_resolution(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     job: &JobState,
     resource: &str,
     resolution: Resolution,
@@ -521,4 +787,42 @@ pub(crate) fn allowed_rule(
         .network
         .allows(host, port, default_port)
         .or_else(|| shared.global.allows(host, port, default_port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_are_numbers_from_1_to_65535_or_absent() {
+        let check = |text: &str, expected: Result<Option<u16>, ()>| {
+            let authority: Authority = text.parse().unwrap();
+            assert_eq!(
+                authority_port(&authority).map_err(|_| ()),
+                expected,
+                "{text}"
+            );
+        };
+        check("api.test", Ok(None));
+        check("api.test:8080", Ok(Some(8080)));
+        check("api.test:65535", Ok(Some(65535)));
+        check("[::1]", Ok(None));
+        check("[::1]:443", Ok(Some(443)));
+        check("user:pw@api.test:81", Ok(Some(81)));
+        for bad in [
+            "api.test:abc",
+            "api.test:0",
+            "api.test:65536",
+            "api.test:99999",
+            "api.test:123456",
+            "api.test:",
+            "api.test:+80",
+            "[::1]:",
+            "[::1]:x",
+        ] {
+            if let Ok(authority) = bad.parse::<Authority>() {
+                assert!(authority_port(&authority).is_err(), "{bad}");
+            }
+        }
+    }
 }

@@ -19,6 +19,8 @@ pub(crate) enum TunnelEnd {
     MaxLifetime,
     /// A read or write failed.
     Error,
+    /// The job was removed.
+    JobRemoved,
 }
 
 /// Bytes moved through one tunnel, shared with the job's counters.
