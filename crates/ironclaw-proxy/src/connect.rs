@@ -13,8 +13,8 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use crate::job::{JobState, normalized};
 use crate::server::{
-    ProxyBody, Shared, allowed_rule, audit_resource, authority_port, connect_checked, deny,
-    deny_resolution, deny_violation, proxy_auth_required, resolve, text_response,
+    ProxyBody, Shared, allowed_rule, audit_leak, audit_resource, authority_port, connect_checked,
+    deny, deny_resolution, deny_violation, proxy_auth_required, resolve, text_response, violation,
 };
 use crate::tunnel::{TunnelBytes, TunnelEnd, pump};
 
@@ -60,6 +60,16 @@ pub(crate) async fn handle(
             "host and port not in the job's allowlist"
         };
         return deny_violation(shared, job, &resource, StatusCode::FORBIDDEN, reason).await;
+    }
+    // The name is about to be looked up: a secret in it would leave through DNS.
+    if let Some(kinds) = leaks_in_target(shared, authority.as_str()) {
+        job.count_denied();
+        audit_leak(shared, job, &resource, "request", &kinds).await;
+        violation(shared, job).await;
+        return text_response(
+            StatusCode::FORBIDDEN,
+            "ironclaw proxy: request blocked: it contains a secret\n",
+        );
     }
     let Ok(tunnel_slot) = Arc::clone(&job.tunnels).try_acquire_owned() else {
         return deny(
@@ -113,4 +123,18 @@ pub(crate) async fn handle(
         }
     });
     text_response(StatusCode::OK, "")
+}
+
+/// The kinds of leak in a CONNECT target, as written and upper-cased (credential
+/// patterns are mostly upper case, and a host name's case is the client's choice).
+fn leaks_in_target(shared: &Shared, target: &str) -> Option<String> {
+    let detector = Arc::clone(&shared.leaks.read().unwrap_or_else(|e| e.into_inner()));
+    let mut kinds: Vec<String> = [target.to_owned(), target.to_ascii_uppercase()]
+        .iter()
+        .flat_map(|text| detector.scan(text.as_bytes()))
+        .map(|finding| finding.kind().to_owned())
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    (!kinds.is_empty()).then(|| kinds.join(","))
 }

@@ -482,6 +482,11 @@ fn leaks_in(
     // What the upstream will read after percent-decoding (and `+` as space in forms)
     // is scanned too: the request target twice decoded, bodies once.
     let mut decoded = percent_decoded(&head, 2);
+    // The host is looked up by name: scanned upper-cased too, since a name's case is
+    // the client's choice and credential patterns are mostly upper case.
+    if let Some(host) = parts.uri.host() {
+        decoded.push(host.to_ascii_uppercase().into_bytes());
+    }
     for body in bodies {
         decoded.extend(percent_decoded(body, 1));
     }

@@ -35,6 +35,9 @@
 //!   such a request asks the upstream for `Accept-Encoding: identity`, a `gzip` or
 //!   `deflate` answer is decoded (within the response limit) before the scan, and any
 //!   other coding is refused with `502` rather than passed on unscanned.
+//! - A CONNECT target is scanned for leaks before its name is looked up, so a secret
+//!   cannot leave through DNS under a wildcard grant (plain-HTTP hosts are scanned
+//!   with the request line).
 //! - Every refusal is audited as `NETWORK_BLOCK` (job, host, port, reason) before it
 //!   is answered. An audit record names `host:port` only: never the path, query,
 //!   userinfo, header values or body, and a host name the leak detector flags is

@@ -758,3 +758,48 @@ async fn an_empty_or_blank_token_never_authenticates() {
     }
     assert_eq!(upstream.hits(), 0);
 }
+
+/// Counts the names it is asked to resolve.
+#[derive(Debug, Default)]
+struct CountingResolver {
+    asked: Mutex<Vec<String>>,
+}
+
+impl Resolver for CountingResolver {
+    fn resolve(&self, host: &str, _port: u16) -> Result<Vec<IpAddr>, ResolveError> {
+        self.asked.lock().unwrap().push(host.to_owned());
+        Ok(vec![IpAddr::V4(Ipv4Addr::LOCALHOST)])
+    }
+}
+
+#[tokio::test]
+async fn a_secret_in_a_connect_host_never_reaches_dns() {
+    let resolver = Arc::new(CountingResolver::default());
+    let h = start(Options {
+        grants: vec!["*.wild.test".to_owned()],
+        resolver: Some(resolver.clone()),
+        ..Options::default()
+    })
+    .await;
+    let auth = basic(&h.token);
+    for host in [
+        "AKIAIOSFODNN7EXAMPL3.wild.test",
+        "akiaiosfodnn7exampl3.wild.test",
+    ] {
+        let request = format!(
+            "CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
+        );
+        assert_eq!(raw(h.addr, request.as_bytes()).await, 403, "{host}");
+    }
+    // The same through a plain-HTTP request.
+    let url = "http://akiaiosfodnn7exampl3.wild.test/";
+    let answer = raw_response(h.addr, &proxied_request(&h, "GET", url, "", b"")).await;
+    assert_eq!(answer.status, 403, "{answer:?}");
+    assert!(resolver.asked.lock().unwrap().is_empty());
+    let leaks = h.audited("LEAK_BLOCKED");
+    assert_eq!(leaks.len(), 3);
+    let log = std::fs::read_to_string(&h.audit_path)
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(!log.contains("akiaiosfodnn7exampl3"), "{log}");
+}
