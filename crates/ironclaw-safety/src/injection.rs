@@ -116,7 +116,8 @@ const RULE_FWD: usize = 480;
 /// Cue regexes match a phrase around their trigger only.
 const CUE_BACK: usize = 16;
 const CUE_FWD: usize = 48;
-/// Distinct cues that together make a report without any other signal.
+/// Distinct cues that together make a report (other low signals do not count
+/// towards it: they share the cues' vocabulary).
 const CUE_QUORUM: usize = 4;
 
 /// A short gap between words: ASCII punctuation, spaces and CJK punctuation. Kept
@@ -392,7 +393,7 @@ fn finalize(findings: &mut Vec<InjectionFinding>) {
     ids.dedup();
     let cues = ids.iter().filter(|id| is_cue(id)).count();
     let others = ids.len() - cues;
-    if others >= 2 || others + cues >= CUE_QUORUM {
+    if others >= 2 || cues >= CUE_QUORUM {
         return;
     }
     findings.retain(|f| !is_cue(f.pattern) && f.severity > Severity::Low);

@@ -424,13 +424,17 @@ pub(crate) const BUILTIN: &[PatternSpec] = &[
         check: Check::FreeForm,
         public_prefix: false,
     },
-    token!(
-        "azure_ad_client_secret",
-        High,
-        ["Q~"],
-        r"(?:^|[^A-Za-z0-9_~.-])(?P<s>[A-Za-z0-9_~.]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34})(?:[^A-Za-z0-9_~.-]|$)",
-        40
-    ),
+    PatternSpec {
+        kind: "azure_ad_client_secret",
+        severity: Severity::High,
+        anchors: &["Q~"],
+        anchors_any_case: false,
+        regex: r"(?:^|[^A-Za-z0-9_~.-])(?P<s>[A-Za-z0-9_~.]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34})(?:[^A-Za-z0-9_~.-]|$)",
+        back: 6,
+        fwd: 40,
+        check: Check::Token,
+        public_prefix: false,
+    },
     token!(
         "sourcegraph_token",
         High,

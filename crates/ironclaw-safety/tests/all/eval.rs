@@ -105,7 +105,7 @@ fn secrets_evalset() {
     );
 }
 
-const RECALL_FLOOR: f64 = 0.76;
+const RECALL_FLOOR: f64 = 0.77;
 const FPR_CEILING: f64 = 0.02;
 
 #[test]
@@ -162,5 +162,5 @@ fn prompt_injection_evalset() {
     );
 }
 
-const INJECTION_RECALL_FLOOR: f64 = 0.74;
+const INJECTION_RECALL_FLOOR: f64 = 0.71;
 const INJECTION_FPR_CEILING: f64 = 0.002;
