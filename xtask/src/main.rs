@@ -7,6 +7,7 @@
 mod bench_audit;
 mod bench_policy;
 mod bench_proxy;
+mod bench_safety;
 mod ci;
 mod dag;
 mod pg;
@@ -24,8 +25,9 @@ fn main() -> ExitCode {
         ["bench", "audit"] => return bench_audit::run(),
         ["bench", "policy"] => return bench_policy::run(),
         ["bench", "proxy"] => bench_proxy::run(&root),
+        ["bench", "safety"] => bench_safety::run(&root),
         _ => {
-            eprintln!("usage: cargo xtask <ci | dag | bench audit|policy|proxy>");
+            eprintln!("usage: cargo xtask <ci | dag | bench audit|policy|proxy|safety>");
             return ExitCode::from(2);
         }
     };

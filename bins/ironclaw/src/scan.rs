@@ -3,6 +3,10 @@
 //! Contract (other tools script against it):
 //! - `ironclaw scan leaks [--known FILE] [--json|--jsonl] [PATH|-]`
 //! - `ironclaw scan injection [--json|--jsonl] [PATH|-]`
+//! - `PATH` may also be a directory: every regular file below it (symlinks are not
+//!   followed) is scanned as its own text, in path order. Human-readable findings are
+//!   prefixed with `path:`, and `--json` prints one object for the whole run whose
+//!   findings also carry `"path"`. `--jsonl` takes a file or stdin only.
 //! - Without `--jsonl` the whole input is one text. With `--jsonl` every input line
 //!   is an object with a string field `text`, and one object is printed per line, in
 //!   order: `{"findings":[{"kind"|"category":..,"severity":..,"start":N,"end":N}]}`.
@@ -59,7 +63,7 @@ struct Output {
     /// Read JSON Lines (objects with a string field `text`); print one object per line.
     #[arg(long)]
     jsonl: bool,
-    /// Input file, or `-` (default) for stdin.
+    /// Input file, directory (every file below it), or `-` (default) for stdin.
     #[arg(value_name = "PATH|-")]
     path: Option<PathBuf>,
 }
@@ -211,11 +215,88 @@ fn read_stdin() -> Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// Every regular file below `dir`, sorted by path; symlinks are skipped.
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let mut entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read directory {}", dir.display()))?
+        .collect::<std::io::Result<Vec<_>>>()
+        .with_context(|| format!("cannot read directory {}", dir.display()))?;
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for entry in entries {
+        let path = entry.path();
+        let kind = entry
+            .file_type()
+            .with_context(|| format!("cannot stat {}", path.display()))?;
+        if kind.is_dir() {
+            walk(&path, out)?;
+        } else if kind.is_file() {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Scans every file below `dir`, each as its own text.
+fn scan_dir(
+    dir: &Path,
+    output: &Output,
+    as_json: impl Fn(&[u8]) -> Vec<Map<String, Value>>,
+    as_text: impl Fn(&[u8]) -> Vec<String>,
+) -> Result<ExitCode> {
+    if output.jsonl {
+        bail!(
+            "--jsonl reads one JSON Lines file or stdin, not the directory {}",
+            dir.display()
+        );
+    }
+    let mut files = Vec::new();
+    walk(dir, &mut files)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut found = false;
+    let mut all = Vec::new();
+    for file in &files {
+        let text =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let name = file.display().to_string();
+        if output.json {
+            for mut f in as_json(&text) {
+                f.insert("path".into(), json!(name));
+                all.push(f);
+            }
+        } else {
+            for line in as_text(&text) {
+                found = true;
+                writeln!(out, "{name}:{line}")?;
+            }
+        }
+    }
+    if output.json {
+        found = !all.is_empty();
+        writeln!(out, "{}", json!({ "findings": all }))?;
+    } else if !found {
+        writeln!(out, "clean")?;
+    }
+    out.flush()?;
+    Ok(if found {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 fn scan(
     output: &Output,
     as_json: impl Fn(&[u8]) -> Vec<Map<String, Value>>,
     as_text: impl Fn(&[u8]) -> Vec<String>,
 ) -> Result<ExitCode> {
+    if let Some(dir) = output
+        .path
+        .as_deref()
+        .filter(|p| *p != Path::new("-") && p.is_dir())
+    {
+        return scan_dir(dir, output, as_json, as_text);
+    }
     let input = read_input(output.path.as_deref())?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

@@ -113,6 +113,12 @@ const MIN_BASE64_RUN: usize = 24;
 /// Rule regexes run in this window of bytes around a trigger hit.
 const RULE_BACK: usize = 160;
 const RULE_FWD: usize = 480;
+/// Cue regexes match a phrase around their trigger only.
+const CUE_BACK: usize = 16;
+const CUE_FWD: usize = 48;
+/// Distinct cues that together make a report (other low signals do not count
+/// towards it: they share the cues' vocabulary).
+const CUE_QUORUM: usize = 4;
 
 /// A short gap between words: ASCII punctuation, spaces and CJK punctuation. Kept
 /// small on purpose: Unicode-wide classes make the rule automata slow to build.
@@ -215,8 +221,13 @@ impl InjectionScanner {
         let mut windows: Vec<(usize, usize, usize)> = Vec::new();
         for m in self.ac.find_overlapping_iter(text) {
             for &rid in &self.trigger_rules[m.pattern().as_usize()] {
-                let s = floor_boundary(text, m.start().saturating_sub(RULE_BACK));
-                let e = ceil_boundary(text, (m.end() + RULE_FWD).min(text.len()));
+                let (back, fwd) = if RULES[rid].cue {
+                    (CUE_BACK, CUE_FWD)
+                } else {
+                    (RULE_BACK, RULE_FWD)
+                };
+                let s = floor_boundary(text, m.start().saturating_sub(back));
+                let e = ceil_boundary(text, (m.end() + fwd).min(text.len()));
                 if let Some(w) = windows
                     .iter_mut()
                     .rev()
@@ -364,7 +375,9 @@ fn rank(c: Invisible) -> u8 {
 }
 
 /// Orders findings, drops duplicates, and applies context scoring: a lone
-/// low-severity signal is not reported unless another rule corroborates it.
+/// low-severity signal is not reported unless another rule corroborates it, and
+/// cues (jailbreak vocabulary) count only when several distinct ones pile up or
+/// another rule fired.
 fn finalize(findings: &mut Vec<InjectionFinding>) {
     findings.sort_by(|a, b| {
         a.span
@@ -374,12 +387,16 @@ fn finalize(findings: &mut Vec<InjectionFinding>) {
             .then(b.severity.cmp(&a.severity))
     });
     findings.dedup_by(|b, a| a.pattern == b.pattern && a.span == b.span);
+    let is_cue = |id: &str| id.starts_with("cue.");
     let mut ids: Vec<&str> = findings.iter().map(|f| f.pattern).collect();
     ids.sort_unstable();
     ids.dedup();
-    if ids.len() < 2 {
-        findings.retain(|f| f.severity > Severity::Low);
+    let cues = ids.iter().filter(|id| is_cue(id)).count();
+    let others = ids.len() - cues;
+    if others >= 2 || cues >= CUE_QUORUM {
+        return;
     }
+    findings.retain(|f| !is_cue(f.pattern) && f.severity > Severity::Low);
 }
 
 fn floor_boundary(s: &str, mut i: usize) -> usize {

@@ -486,8 +486,14 @@ impl LeakDetector {
             if whole.start() > h {
                 break;
             }
-            let secret = caps.name("s").or_else(|| caps.name("s2")).unwrap_or(whole);
-            if plausible(spec.check, secret.as_bytes()) && !self.is_public(spec, hay, &secret) {
+            let secret = ["s", "s2", "s3", "s4"]
+                .iter()
+                .find_map(|n| caps.name(n))
+                .unwrap_or(whole);
+            if plausible(spec.check, secret.as_bytes())
+                && !self.is_public(spec, hay, whole.start(), &secret)
+                && (spec.check != Check::Pem || pem_complete(hay, &secret))
+            {
                 let public_prefix = if spec.public_prefix && secret.start() == h {
                     spec.anchors
                         .iter()
@@ -511,23 +517,47 @@ impl LeakDetector {
         }
     }
 
-    /// Context that marks a match as public material rather than a credential.
-    fn is_public(&self, spec: &PatternSpec, hay: &[u8], secret: &regex::bytes::Match<'_>) -> bool {
+    /// Context that marks a match as public material rather than a credential: a
+    /// data URI, or a key that says so (`publicToken`, `csrf_token`: sent to every
+    /// browser, not secrets). A UUID or hex value under a secret key is kept: API
+    /// keys in those shapes are common (Heroku, Snyk, npm's legacy tokens).
+    fn is_public(
+        &self,
+        spec: &PatternSpec,
+        hay: &[u8],
+        match_start: usize,
+        secret: &regex::bytes::Match<'_>,
+    ) -> bool {
         if spec.check != Check::FreeForm {
             return false;
         }
-        // A free-form value that is itself a well-known public format: a UUID, a
-        // pure hex digest or a data URI.
-        let v = secret.as_bytes();
-        let is_hex = v.iter().all(u8::is_ascii_hexdigit);
-        let is_uuid = v.len() == 36
-            && v.iter().enumerate().all(|(i, b)| {
-                matches!(i, 8 | 13 | 18 | 23) == (*b == b'-')
-                    && (*b == b'-' || b.is_ascii_hexdigit())
-            });
-        let data_uri = hay[..secret.start()].ends_with(b"data:");
-        (is_hex && matches!(v.len(), 32 | 40 | 56 | 64 | 96 | 128)) || is_uuid || data_uri
+        let key = hay[match_start..secret.start()].to_ascii_lowercase();
+        let public_key = ["public", "csrf", "xsrf"]
+            .iter()
+            .any(|w| memchr::memmem::find(&key, w.as_bytes()).is_some());
+        public_key || hay[..secret.start()].ends_with(b"data:")
     }
+}
+
+/// A PEM block with its END line needs a body (`-----BEGIN ... KEY-----` around
+/// `anything` or nothing is documentation); a block cut off before its END line is
+/// reported, as is an END line alone never is.
+fn pem_complete(hay: &[u8], secret: &regex::bytes::Match<'_>) -> bool {
+    let v = secret.as_bytes();
+    if hay[secret.end()..].starts_with(b"-----END") {
+        return false;
+    }
+    let Some(end) = memchr::memmem::find(v, b"-----END") else {
+        return true;
+    };
+    let header_end = v
+        .windows(5)
+        .enumerate()
+        .skip(10)
+        .find(|(_, w)| *w == b"-----")
+        .map_or(0, |(i, _)| i + 5);
+    let body = &v[header_end.min(end)..end];
+    body.iter().filter(|b| !b.is_ascii_whitespace()).count() >= 16
 }
 
 fn preview(matched: &[u8], public_prefix: usize) -> String {

@@ -76,3 +76,8 @@ pub use leak::{
 };
 pub use sanitize::{Sanitizer, TaggedContent, Tagger, UNTRUSTED_INSTRUCTION};
 pub use severity::Severity;
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -18,11 +18,22 @@ pub(crate) struct Rule {
     pub(crate) severity: Severity,
     pub(crate) triggers: &'static [&'static str],
     pub(crate) regex: &'static str,
+    /// A cue: a weak signal of a jailbreak, reported only among several (see
+    /// `injection::finalize`); its regex matches around the trigger alone.
+    pub(crate) cue: bool,
 }
 
 macro_rules! rule {
     ($id:expr, $cat:ident, $sev:ident, [$($t:expr),+ $(,)?], $re:expr) => {
-        Rule { id: $id, category: C::$cat, severity: Severity::$sev, triggers: &[$($t),+], regex: $re }
+        Rule { id: $id, category: C::$cat, severity: Severity::$sev, triggers: &[$($t),+], regex: $re, cue: false }
+    };
+}
+
+/// A jailbreak cue: vocabulary that one benign text may use once, but that long
+/// jailbreak prompts pile up. Cues count only in numbers (context scoring).
+macro_rules! cue {
+    ($id:expr, [$($t:expr),+ $(,)?], $re:expr) => {
+        Rule { id: $id, category: C::Jailbreak, severity: Severity::Low, triggers: &[$($t),+], regex: $re, cue: true }
     };
 }
 
@@ -155,6 +166,130 @@ pub(crate) const RULES: &[Rule] = &[
         ["無視", "忘れ", "破棄"],
         r"(以前|前|上記|これまで|先|全て|すべて|元|最初|システム)(の)(全て|すべて|の)*(指示|命令|指令|ルール|設定|プロンプト)(を|は)(すべて|全て)?(無視|忘れ|破棄)|(指示|命令|指令|ルール)(を|は)(すべて|全て)?(無視|忘れ)"
     ),
+    rule!(
+        "io.ignore_then_command",
+        InstructionOverride,
+        High,
+        ["ignor", "disregard", "forget"],
+        r"\b(ignore|disregard|forget) (all |any |the |this |that |these |those |my |your |other |every |of |previous |prior |above |earlier |rest of (the |this )?)*(instructions?|directions|rules|text|content|data|input|context|request|user|messages?|prompts?|prompting|filters?|image( content)?|documents?|everything|above|qr code)( above| below| so far| here)?[,.;:!]? (and |then |but |instead |now )*(just |only |instead |simply |immediately |please )*(say|print|write|output|respond|reply|tell|repeat|return|answer|type|run|execute|provide|delete)\b"
+    ),
+    rule!(
+        "io.forget_rules",
+        InstructionOverride,
+        High,
+        ["forget", "disregard", "ignor", "drop", "abandon"],
+        r"\b(forget|disregard|ignore|drop|abandon) (all |any |every )(of )?(your |the |these |those )?(rules|guidelines|restrictions|filters|ethics|morals|safety (rules|guidelines|measures)|system prompts?|programming|training|principles)\b"
+    ),
+    rule!(
+        "io.stop_and_print",
+        InstructionOverride,
+        High,
+        ["stop everything"],
+        r"\bstop everything[!.\s]*(now[!.\s]*)?(just )?(print|say|write|output)"
+    ),
+    rule!(
+        "io.begin_new_instructions",
+        InstructionOverride,
+        High,
+        ["instruction", "reprogramming"],
+        r"\b(begin|start)( new| updated)? (reprogramming|instructions)\b|\bnew instructions? (to|for) (the |this )?(chat|ai|assistant|model|bot|llm)\b|\bend (of )?(the )?(out of date|old|previous|prior|outdated) instructions\b"
+    ),
+    rule!(
+        "de.reveal_instructions",
+        DataExfiltration,
+        High,
+        [
+            "system prompt",
+            "systemprompt",
+            "system instructions",
+            "system message",
+            "initial instructions",
+            "starting instructions",
+            "initial prompt",
+            "original instructions",
+            "initialization string",
+            "been given",
+            "were told",
+            "you told"
+        ],
+        r"\b(repeat|print|show|reveal|output|display|list|relay|tell|give|share|encode|translate|summari[sz]e|dump|leak|see|read|write|return|spell|copy|log|continue)\b( \w+){0,8}? (the |your |my |this )?(full |entire |complete |exact |original |initial |starting |hidden |secret |internal |current )*(system ?prompt|system message|system instructions|system configuration|initial instructions|starting instructions|initial prompt|original instructions|hidden instructions|initialization string)|\b(every|all|the) instructions you (were|have been|'ve been) given|\bwhat were you told before\b|console\.log\(system ?prompt\)"
+    ),
+    rule!(
+        "pe.safe_mode_off",
+        PermissionEscalation,
+        High,
+        ["mode off", "mode disabled", "mode deactivated"],
+        r"\b(safe|safety|secure|restricted|filter|content filter) mode (off|disabled|deactivated)\b"
+    ),
+    cue!(
+        "cue.ai_vendor",
+        ["chatgpt", "openai", "language model", "as an ai"],
+        r"\b(chatgpt|openai|language model|as an ai)\b"
+    ),
+    cue!(
+        "cue.illicit",
+        [
+            "illegal",
+            "unethical",
+            "immoral",
+            "amoral",
+            "unlawful",
+            "harmful",
+            "offensive",
+            "explicit"
+        ],
+        r"\b(illegal|unethical|immoral|amoral|unlawful|harmful|offensive|explicit)\b"
+    ),
+    cue!(
+        "cue.censorship",
+        ["censor", "filter", "unrestricted"],
+        r"\b(censor(ed|ship)?|uncensored|unfiltered|filter(ed|ing|s)?|unrestricted)\b"
+    ),
+    cue!(
+        "cue.ethics",
+        ["ethic", "moral"],
+        r"\b(ethics|ethical|morals|moral|morality|morally)\b"
+    ),
+    cue!(
+        "cue.persona",
+        [
+            "from now on",
+            "in character",
+            "persona",
+            "simulat",
+            "roleplay",
+            "role-play",
+            "role play",
+            "hypothetical",
+            "fictional"
+        ],
+        r"\b(from now on|in character|persona|simulat(e|ion|ing)|role-?play|role play|hypothetical(ly)?|fictional)\b"
+    ),
+    cue!(
+        "cue.two_responses",
+        ["responses", "answers", "paragraphs", "outputs"],
+        r"\b(two|2) (different |separate |distinct )?(responses|answers|paragraphs|outputs)\b"
+    ),
+    cue!(
+        "cue.no_matter",
+        ["no matter", "regardless of"],
+        r"\bno matter (what|how)\b|\bregardless of\b"
+    ),
+    cue!(
+        "cue.profanity",
+        ["swear", "curse", "profan"],
+        r"\b(swear(ing|s)?|curse words|cursing|profanity|profane)\b"
+    ),
+    cue!(
+        "cue.rules",
+        ["rules", "guidelines", "restriction", "limitation", "polic"],
+        r"\b(rules|guidelines|restrictions|limitations|polic(y|ies))\b"
+    ),
+    cue!(
+        "cue.never_refuse",
+        ["refuse", "decline", "deny"],
+        r"\b(never|not|don't|do not|won't|will not|cannot|can't) (ever |be able to )?(refuse|decline|deny)"
+    ),
     // --- role manipulation ----------------------------------------------------
     rule!(
         "rm.you_are_now",
@@ -167,7 +302,7 @@ pub(crate) const RULES: &[Rule] = &[
             "you are no longer",
             "you're no longer"
         ],
-        r"\byou( a|')?re now (a |an |the |my |in |called |named )*(no longer|free|freed|unrestricted|unfiltered|uncensored|jailbroken|liberated|dan\b|evil|going to (act|pretend|be|play|roleplay)|(developer|god|admin|dan|unrestricted|jailbreak|sudo|debug|opposite|evil) mode|(ai|assistant|model|chatbot|bot) (without|with no|that (has|have|can) no))|\byou( a|')?re no longer (an? )?(ai|chatgpt|gpt|assistant|language model|bound|restricted|limited|constrained|required|an ai)"
+        r"\byou( a|')?re now (a |an |the |my |in |called |named )*(no longer|free|freed|unrestricted|unfiltered|uncensored|jailbroken|liberated|dan\b|evil|going to (act|pretend|be|play|roleplay)|(developer|god|admin|dan|unrestricted|jailbreak|sudo|debug|opposite|evil) mode|(ai|assistant|model|chatbot|bot) (without|with no|that (has|have|can) no)|(a |an )(\w+ ){0,2}(bot|chatbot|ai|assistant|persona|character)\b)|\byou( a|')?re no longer (an? )?(ai|chatgpt|gpt|assistant|language model|bound|restricted|limited|constrained|required|an ai)"
     ),
     rule!(
         "rm.pretend",

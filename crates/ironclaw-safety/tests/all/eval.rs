@@ -35,6 +35,15 @@ fn rows(rel: &str) -> Vec<Value> {
         .collect()
 }
 
+/// With `EVAL_SHOW=1` in the environment, misses and false positives are printed
+/// (truncated) for inspection.
+fn show(what: &str, text: &str, detail: &str) {
+    if std::env::var_os("EVAL_SHOW").is_some() {
+        let short: String = text.chars().take(160).collect();
+        println!("{what}: {detail} {short:?}");
+    }
+}
+
 fn rate(hit: usize, n: usize) -> f64 {
     if n == 0 { 0.0 } else { hit as f64 / n as f64 }
 }
@@ -50,6 +59,9 @@ fn secrets_evalset() {
         e.1 += 1;
         if !detector.scan_str(text).is_empty() {
             e.0 += 1;
+        } else {
+            let kind = row["kind"].as_str().unwrap_or("?");
+            show(&format!("FN {}", row["label_confidence"]), text, kind);
         }
     }
     let mut neg = BTreeMap::<String, (usize, usize)>::new();
@@ -61,8 +73,11 @@ fn secrets_evalset() {
             let text = row["text"].as_str().unwrap();
             let e = neg.entry(label.to_string()).or_default();
             e.1 += 1;
-            if !detector.scan_str(text).is_empty() {
+            let found = detector.scan_str(text);
+            if !found.is_empty() {
                 e.0 += 1;
+                let kinds: Vec<&str> = found.iter().map(|f| f.kind()).collect();
+                show(&format!("FP {label}"), text, &kinds.join(","));
             }
         }
     }
@@ -90,8 +105,8 @@ fn secrets_evalset() {
     );
 }
 
-const RECALL_FLOOR: f64 = 0.0;
-const FPR_CEILING: f64 = 1.0;
+const RECALL_FLOOR: f64 = 0.77;
+const FPR_CEILING: f64 = 0.02;
 
 #[test]
 fn prompt_injection_evalset() {
@@ -102,7 +117,12 @@ fn prompt_injection_evalset() {
         let text = row["text"].as_str().unwrap();
         let label = row["label"].as_str().unwrap().to_string();
         let subset = row["subset"].as_str().unwrap().to_string();
-        let flagged = !scanner.scan(text).is_clean();
+        let report = scanner.scan(text);
+        let flagged = !report.is_clean();
+        if flagged != (label == "injection") {
+            let ids: Vec<&str> = report.findings().iter().map(|f| f.pattern_id()).collect();
+            show(&format!("MISS {label}/{subset}"), text, &ids.join(","));
+        }
         for e in [
             by_subset.entry((label.clone(), subset)).or_default(),
             totals.entry(label).or_default(),
@@ -142,5 +162,5 @@ fn prompt_injection_evalset() {
     );
 }
 
-const INJECTION_RECALL_FLOOR: f64 = 0.0;
-const INJECTION_FPR_CEILING: f64 = 1.0;
+const INJECTION_RECALL_FLOOR: f64 = 0.71;
+const INJECTION_FPR_CEILING: f64 = 0.002;

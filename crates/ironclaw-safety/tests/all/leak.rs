@@ -341,3 +341,135 @@ fn oversized_and_binary_input() {
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].kind(), "github_pat_classic");
 }
+
+fn hexs_lower(n: usize, seed: u64) -> String {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b"0123456789abcdef"[(x % 16) as usize])
+        })
+        .collect()
+}
+
+/// Formats added for coverage in the wild: each is found raw, in any surrounding
+/// case, and when a stream splits it at every byte.
+#[test]
+fn more_formats_in_the_wild() {
+    let cases: Vec<(String, &str)> = vec![
+        (
+            format!("client_secret = '{}8Q~{}'", &rnd(3, 40), rnd(34, 41)),
+            "azure_ad_client_secret",
+        ),
+        (
+            format!("token sgp_{}_{}", hexs_lower(16, 42), hexs_lower(40, 43)),
+            "sourcegraph_token",
+        ),
+        (format!("root:$2b$12${}", rnd(53, 44)), "password_hash"),
+        (
+            format!("STREAM_KEY=live_126031192_{}", rnd(30, 45)),
+            "twitch_stream_key",
+        ),
+        (
+            format!("x dapi{} y", hexs_lower(32, 46)),
+            "databricks_token",
+        ),
+        (format!("k=dp.st.{}", rnd(40, 47)), "doppler_token"),
+        (
+            format!("PMAK-{}-{}", hexs_lower(24, 48), hexs_lower(34, 49)),
+            "postman_api_key",
+        ),
+        (format!("{}-us12", hexs_lower(32, 50)), "mailchimp_api_key"),
+        (
+            format!(
+                "export BUNDLE_GEMS__CONTRIBSYS__COM=\"{}:{}\"",
+                hexs_lower(8, 51),
+                hexs_lower(8, 52)
+            ),
+            "sidekiq_secret",
+        ),
+        (
+            "psexec \\\\10.0.0.5 -u Administrator -p Wint3r!Pass cmd".to_string(),
+            "psexec_password",
+        ),
+        (
+            "Server=db1;Database=app;User Id=svc;Password=Qx7!kd93Lp;".to_string(),
+            "connection_string_password",
+        ),
+        (
+            "machine api.example.net login bot password 9f8e7d6c5b4a".to_string(),
+            "netrc_password",
+        ),
+        (
+            format!("curl -H 'X-Api-Key: {}' https://x", rnd(32, 53)),
+            "http_auth_header",
+        ),
+        (
+            "https://cafebabe:deadbeef@gems.contribsys.com/".to_string(),
+            "url_password",
+        ),
+        (
+            "curl --user kevin:'pRf7vG2h1L8nQkW9' -X PATCH".to_string(),
+            "http_basic_auth",
+        ),
+        (
+            "SNYK_TOKEN = \"4e0cd3b1-8a1c-4a58-9d0b-3f1e7a2c9b6d\"".to_string(),
+            "generic_secret",
+        ),
+    ];
+    let d = detector();
+    for (input, kind) in &cases {
+        assert_eq!(kinds(&d, input), [*kind], "{input}");
+        let upper = format!("PREFIX TEXT\n{input}\nSUFFIX");
+        assert_eq!(kinds(&d, &upper), [*kind], "{upper}");
+        let one_shot = d.scan(upper.as_bytes());
+        for cut in 0..upper.len() {
+            let mut s = d.stream();
+            let mut got = s.push(&upper.as_bytes()[..cut]);
+            got.extend(s.push(&upper.as_bytes()[cut..]));
+            got.extend(s.finish());
+            assert_eq!(got, one_shot, "{upper:?} cut at {cut}");
+        }
+    }
+}
+
+/// Look-alikes of the new and tightened rules stay quiet.
+#[test]
+fn tightened_rules_refuse_look_alikes() {
+    for input in [
+        // Placeholders in contexts that otherwise mean a password.
+        "curl -u user:password https://x",
+        "curl -i -u 'test:test'",
+        "postgres://user:password@localhost/db",
+        "Server=db;User Id=sa;Password=${DB_PASSWORD};",
+        "Server=db;User Id=sa;Password=#{datastore['DBPASSWORD']};",
+        // Keys that name something other than the secret.
+        "access_token_url='https://github.com/login/oauth/access_token'",
+        "passwordLabel:\"Password:\",rememberMeLabel:\"Remember me:\"",
+        "CREDENTIALS_ID = \"K8S_CRED\"",
+        "secret_length = X25519.secret_length",
+        "publicToken = \"9Cnzj4p4WGeKLs1Pt8QuKUpRKfFLfRYC9AIKjbJTWit\"",
+        // No value on this line; the next line is another key.
+        "GITHUB_API_KEY=\nDYNATRACE_API_KEY=",
+        // `group:artifact` and host:port are not assignments.
+        "notes = \"Maven - io.jsonwebtoken:jjwt-jackson-0.11.2\"",
+        "dev.credentials.url=dev-lb1.api.f4ke.com:5215",
+        // Truncated values.
+        "export OP_SERVICE_ACCOUNT_TOKEN=ops_eyJzaWduSW5BZGRyZXNzIjoiaHR0cHM6...",
+        // Formats with the wrong shape.
+        "xoxb-12345-abcd234",
+        "xoxp-1234-1234-1234-4ddbc191d40ee098cbaae6f3523ada2d",
+        "glptt-hellOworld380_testin",
+        "-----BEGIN PRIVATE KEY-----\nanything\n-----END PRIVATE KEY-----",
+        "-----BEGIN OPENSSH PRIVATE KEY----------END OPENSSH PRIVATE KEY-----",
+        "GWw4hjABFzZCGiRpmlDyDdo87Jn9BN9THUA47muVRNunLxsa82tMAdvmrhOqNkRKiYMEAFbTJAIzaTesb6Tscfcni8vIpWZqNCXF",
+    ] {
+        check(input, &[]);
+    }
+    // The Anthropic format ends in `AA`; a different tail is not a key.
+    let key = format!("sk-ant-api03-{}-{}", rnd(60, 60), rnd(31, 61));
+    check(&format!("{key}BB"), &[]);
+    check(&format!("{key}AA"), &["anthropic_api_key"]);
+}
