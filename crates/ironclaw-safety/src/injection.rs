@@ -3,7 +3,7 @@
 use std::fmt;
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use base64::Engine as _;
 use regex::{Regex, RegexBuilder};
 
@@ -185,6 +185,9 @@ impl InjectionScanner {
         let ac = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
+            // A few hundred triggers: a DFA is small and searches several times
+            // faster than the default NFA.
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&triggers)
             .map_err(|e| SafetyError::Build {
                 what: "injection trigger",

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::bytes::{Regex, RegexBuilder};
 
 use crate::encode::{SecretEncoding, variants};
@@ -17,6 +17,10 @@ pub const MIN_SECRET_LEN: usize = 8;
 
 /// Registered-secret forms are looked up by this many leading bytes, then verified.
 const PREFIX_LEN: usize = 12;
+/// Above this many bytes of prefilter literals (registered secrets in all their
+/// encodings, plus the pattern anchors) the prefilter is left to the library's
+/// default automaton rather than a DFA, to bound memory.
+const DFA_MAX_LITERAL_BYTES: usize = 1 << 20;
 
 /// Kind name of a finding that matched a registered secret.
 pub const KNOWN_SECRET: &str = "known_secret";
@@ -289,9 +293,16 @@ impl LeakDetector {
             Some(
                 // Case-insensitive: anchors like `AccountKey=` come in any case, and
                 // every hit is verified exactly (regex or byte comparison) anyway.
+                // A DFA searches several times faster than the default NFA; its
+                // memory grows with the literals, so very large sets of registered
+                // secrets keep the library's default.
                 AhoCorasickBuilder::new()
                     .ascii_case_insensitive(true)
                     .match_kind(MatchKind::Standard)
+                    .kind(
+                        (literals.iter().map(Vec::len).sum::<usize>() <= DFA_MAX_LITERAL_BYTES)
+                            .then_some(AhoCorasickKind::DFA),
+                    )
                     .build(&literals)
                     .map_err(|e| SafetyError::Build {
                         what: "literal prefilter",
