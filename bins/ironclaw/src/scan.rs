@@ -83,11 +83,12 @@ pub(crate) fn run(_home: &Home, args: ScanArgs) -> Result<ExitCode> {
                 &output,
                 |text| detector.scan(text).iter().map(leak_json).collect(),
                 |text| {
+                    let lines = LineIndex::new(text);
                     detector
                         .scan(text)
                         .iter()
                         .map(|f| {
-                            format!("{}: {}", location(text, f.span().start), describe_leak(f))
+                            format!("{}: {}", lines.location(f.span().start), describe_leak(f))
                         })
                         .collect()
                 },
@@ -116,6 +117,7 @@ pub(crate) fn run(_home: &Home, args: ScanArgs) -> Result<ExitCode> {
                 },
                 |text| {
                     let s = utf8(text);
+                    let lines = LineIndex::new(text);
                     scanner
                         .scan(&s)
                         .findings()
@@ -123,7 +125,7 @@ pub(crate) fn run(_home: &Home, args: ScanArgs) -> Result<ExitCode> {
                         .map(|f| {
                             format!(
                                 "{}: {} ({}, {}) bytes {}..{}",
-                                location(text, f.span().start),
+                                lines.location(f.span().start),
                                 f.category(),
                                 f.severity(),
                                 f.pattern_id(),
@@ -185,17 +187,34 @@ fn describe_leak(f: &LeakFinding) -> String {
     s
 }
 
-/// `line:column` (1-based, column in bytes) of a byte offset.
-fn location(text: &[u8], offset: usize) -> String {
-    let before = &text[..offset.min(text.len())];
-    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let col = offset
-        - before
+/// Where each line of a text starts, so that every finding's `line:column` is a
+/// binary search rather than a count from the start of the text.
+struct LineIndex {
+    /// Byte offset of the first byte of each line after the first.
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(text: &[u8]) -> Self {
+        let starts = text
             .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |p| p + 1)
-        + 1;
-    format!("{line}:{col}")
+            .enumerate()
+            .filter(|&(_, &b)| b == b'\n')
+            .map(|(i, _)| i + 1)
+            .collect();
+        Self { starts }
+    }
+
+    /// `line:column` (1-based, column in bytes) of a byte offset.
+    fn location(&self, offset: usize) -> String {
+        let before = self.starts.partition_point(|&start| start <= offset);
+        let line_start = if before == 0 {
+            0
+        } else {
+            self.starts[before - 1]
+        };
+        format!("{}:{}", before + 1, offset - line_start + 1)
+    }
 }
 
 fn read_input(path: Option<&Path>) -> Result<Vec<u8>> {
@@ -350,4 +369,22 @@ fn parse_jsonl(input: &[u8]) -> Result<Vec<String>> {
         }
     }
     Ok(texts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LineIndex;
+
+    #[test]
+    fn locations_are_one_based_lines_and_byte_columns() {
+        let lines = LineIndex::new(b"ab\ncd\n\nxyz");
+        let cases = [(0, "1:1"), (1, "1:2"), (2, "1:3"), (3, "2:1"), (5, "2:3")];
+        for (offset, expected) in cases {
+            assert_eq!(lines.location(offset), expected, "{offset}");
+        }
+        assert_eq!(lines.location(6), "3:1");
+        assert_eq!(lines.location(7), "4:1");
+        assert_eq!(lines.location(9), "4:3");
+        assert_eq!(LineIndex::new(b"").location(0), "1:1");
+    }
 }
