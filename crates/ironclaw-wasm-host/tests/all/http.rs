@@ -1,0 +1,1 @@
+//! HTTP from tools (filled below).
