@@ -3,7 +3,8 @@
 //! Steps, in order: install missing system packages and cargo-deny, start a throwaway
 //! PostgreSQL cluster, then fmt check, clippy with `-D warnings`, cargo-deny (bans,
 //! licenses, sources; the advisory database cannot be fetched here), the DAG check, and
-//! the whole test suite with `IRONCLAW_TEST_PG` pointing at the throwaway cluster.
+//! the example WASM tools build (`cargo xtask tools`, which the WASM host's tests
+//! run), and the whole test suite with `IRONCLAW_TEST_PG` pointing at the throwaway cluster.
 
 use std::path::Path;
 use std::process::Command;
@@ -65,6 +66,8 @@ pub(crate) fn run(root: &Path) -> Result<()> {
         )
     })?;
     step("dag", || crate::dag::run(root))?;
+    // The WASM host's tests and the CLI's skill tests run the example tools.
+    step("tools", || crate::tools::run(root))?;
     step("test", || {
         cargo(
             root,

@@ -3,6 +3,7 @@
 //! - `ci`: every check CI runs, installing what is missing (see `ci.rs`).
 //! - `dag`: prints the internal crate graph and fails on an edge DESIGN.md forbids.
 //! - `bench <area>`: benchmarks that compare IronClaw with peers in one run.
+//! - `tools`: builds the example WASM tools for wasm32-wasip2, in place.
 
 mod bench_audit;
 mod bench_policy;
@@ -11,6 +12,7 @@ mod bench_safety;
 mod ci;
 mod dag;
 mod pg;
+mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,12 +24,13 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["ci"] => ci::run(&root),
         ["dag"] => dag::run(&root),
+        ["tools"] => tools::run(&root),
         ["bench", "audit"] => return bench_audit::run(),
         ["bench", "policy"] => return bench_policy::run(),
         ["bench", "proxy"] => bench_proxy::run(&root),
         ["bench", "safety"] => bench_safety::run(&root),
         _ => {
-            eprintln!("usage: cargo xtask <ci | dag | bench audit|policy|proxy|safety>");
+            eprintln!("usage: cargo xtask <ci | dag | tools | bench audit|policy|proxy|safety>");
             return ExitCode::from(2);
         }
     };

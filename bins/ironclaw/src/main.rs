@@ -10,6 +10,7 @@ mod net;
 mod proxy;
 mod scan;
 mod secrets;
+mod skill;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +49,10 @@ enum Command {
     Net(net::NetArgs),
     /// The egress proxy.
     Proxy(proxy::ProxyArgs),
+    /// Install, inspect and list skills.
+    Skill(skill::SkillArgs),
+    /// Run an installed, allowlisted WASM skill once.
+    Run(skill::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -75,5 +80,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(args) => config::run(&home, args),
         Command::Net(args) => net::run(&home, args),
         Command::Proxy(args) => proxy::run(&home, args),
+        Command::Skill(args) => skill::run(&home, args),
+        Command::Run(args) => skill::run_skill(&home, args),
     }
 }

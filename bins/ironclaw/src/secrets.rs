@@ -281,7 +281,7 @@ fn status(dir: &std::path::Path, explicit: Option<MasterKey>, json: bool) -> Res
     Ok(ExitCode::SUCCESS)
 }
 
-fn explicit_key() -> Result<Option<MasterKey>> {
+pub(crate) fn explicit_key() -> Result<Option<MasterKey>> {
     key_from_env(MASTER_KEY_ENV)
 }
 
@@ -298,7 +298,7 @@ fn key_from_env(variable: &str) -> Result<Option<MasterKey>> {
     }
 }
 
-fn open(dir: &std::path::Path, explicit: Option<MasterKey>) -> Result<SecretStore> {
+pub(crate) fn open(dir: &std::path::Path, explicit: Option<MasterKey>) -> Result<SecretStore> {
     SecretStore::open_dir(dir, explicit).map_err(|err| {
         let hint = match &err {
             Error::WrongKey {

@@ -8,3 +8,4 @@ mod net;
 mod proxy;
 mod scan;
 mod secrets;
+mod skill;
