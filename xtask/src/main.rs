@@ -8,6 +8,7 @@
 mod bench_audit;
 mod bench_policy;
 mod bench_proxy;
+mod bench_wasm;
 mod ci;
 mod dag;
 mod pg;
@@ -27,8 +28,9 @@ fn main() -> ExitCode {
         ["bench", "audit"] => return bench_audit::run(),
         ["bench", "policy"] => return bench_policy::run(),
         ["bench", "proxy"] => bench_proxy::run(&root),
+        ["bench", "wasm"] => return bench_wasm::run(&root),
         _ => {
-            eprintln!("usage: cargo xtask <ci | dag | tools | bench audit|policy|proxy>");
+            eprintln!("usage: cargo xtask <ci | dag | tools | bench audit|policy|proxy|wasm>");
             return ExitCode::from(2);
         }
     };
