@@ -103,7 +103,9 @@ mod bindings {
 
 pub use engine::{EngineConfig, ToolComponent, WasmEngine};
 pub use error::{BoxError, Limit, ToolError};
-pub use host::{ToolHost, ToolHostBuilder, ToolLimits, ToolSpec, WorkspaceGrant};
+pub use host::{
+    ToolHost, ToolHostBuilder, ToolLimits, ToolSpec, Violation, ViolationHook, WorkspaceGrant,
+};
 
 /// The WIT package tools are built against (`wit/tool.wit`).
 pub const WIT: &str = include_str!("../wit/tool.wit");
