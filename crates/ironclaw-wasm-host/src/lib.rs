@@ -51,7 +51,9 @@
 //!   `spawn_blocking`.
 //! - The host records denials and nested `tool-invoke` calls; the top-level
 //!   SKILL_CALL / ALLOWLIST_DENY of a run are the embedder's (the CLI writes
-//!   them), since only it knows the allowlist decision.
+//!   them), since only it knows the allowlist decision. Likewise auto-suspension:
+//!   the host reports each [`Violation`] to the embedder's hook
+//!   ([`ToolHostBuilder::on_violation`]), which keeps the shared state.
 //! - Spectre-class side channels between tools in one process are not
 //!   addressed beyond what wasmtime does.
 //!
