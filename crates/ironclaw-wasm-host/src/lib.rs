@@ -54,6 +54,10 @@
 //!   them), since only it knows the allowlist decision. Likewise auto-suspension:
 //!   the host reports each [`Violation`] to the embedder's hook
 //!   ([`ToolHostBuilder::on_violation`]), which keeps the shared state.
+//! - The wall-clock deadline interrupts WebAssembly code, not host code: an
+//!   HTTP exchange is bounded by its own timeout (never longer than the time
+//!   left), but the name lookup before it uses the configured resolver, which
+//!   is synchronous and has the system resolver's own timeout.
 //! - Spectre-class side channels between tools in one process are not
 //!   addressed beyond what wasmtime does.
 //!
