@@ -9,6 +9,7 @@ mod bench_audit;
 mod bench_policy;
 mod bench_proxy;
 mod bench_safety;
+mod bench_wasm;
 mod ci;
 mod dag;
 mod pg;
@@ -29,8 +30,11 @@ fn main() -> ExitCode {
         ["bench", "policy"] => return bench_policy::run(),
         ["bench", "proxy"] => bench_proxy::run(&root),
         ["bench", "safety"] => bench_safety::run(&root),
+        ["bench", "wasm"] => return bench_wasm::run(&root),
         _ => {
-            eprintln!("usage: cargo xtask <ci | dag | tools | bench audit|policy|proxy|safety>");
+            eprintln!(
+                "usage: cargo xtask <ci | dag | tools | bench audit|policy|proxy|safety|wasm>"
+            );
             return ExitCode::from(2);
         }
     };

@@ -16,10 +16,12 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use ironclaw_audit::{AuditLog, Event, EventKind};
 use ironclaw_policy::{
-    Access, Allowlist, Authorization, DenyEvent, HomeLayout, InstalledSkill, SkillKind,
-    SuspensionState, load_json,
+    Access, Allowlist, Authorization, AutoSuspendConfig, Config, DenyEvent, HomeLayout,
+    InstalledSkill, SkillKind, SuspensionState, load_json, parse_jsonc, read_config_text,
 };
-use ironclaw_wasm_host::{EngineConfig, ToolError, ToolHost, ToolSpec, WasmEngine, WorkspaceGrant};
+use ironclaw_wasm_host::{
+    EngineConfig, ToolError, ToolHost, ToolSpec, Violation, WasmEngine, WorkspaceGrant,
+};
 use serde_json::{Value, json};
 
 use crate::config::audit_config;
@@ -437,8 +439,15 @@ pub(crate) fn run_skill(home: &Home, args: RunArgs) -> Result<ExitCode> {
     )?;
 
     let engine = engine(&layout)?;
+    let violations: Arc<std::sync::Mutex<Vec<Violation>>> = Arc::default();
+    let sink = Arc::clone(&violations);
     let mut builder = ToolHost::builder(engine.clone(), Arc::clone(&audit))
-        .session_id(format!("cli-{}", std::process::id()));
+        .session_id(format!("cli-{}", std::process::id()))
+        .on_violation(Arc::new(move |v: &Violation| {
+            if let Ok(mut list) = sink.lock() {
+                list.push(v.clone());
+            }
+        }));
     if needs_secrets(&root) && layout.secrets_dir().is_dir() {
         let store = crate::secrets::open(&layout.secrets_dir(), crate::secrets::explicit_key()?)?;
         builder = builder.secrets(Arc::new(store), ironclaw_secrets::DEFAULT_NAMESPACE);
@@ -480,6 +489,8 @@ pub(crate) fn run_skill(home: &Home, args: RunArgs) -> Result<ExitCode> {
         Err(ToolError::Failed { .. }) => "failed".to_owned(),
         Err(_) => "error".to_owned(),
     };
+    let violations = violations.lock().map(|v| v.clone()).unwrap_or_default();
+    record_violations(&layout, &audit, &violations)?;
     audit.record(
         Event::builder(EventKind::ToolResult)
             .skill(&args.skill)
@@ -499,6 +510,66 @@ pub(crate) fn run_skill(home: &Home, args: RunArgs) -> Result<ExitCode> {
             Ok(ExitCode::from(2))
         }
     }
+}
+
+/// `security.autoSuspend` from the config (defaults where unset).
+fn auto_suspend_config(layout: &HomeLayout) -> AutoSuspendConfig {
+    let mut config = Config::default().security.auto_suspend;
+    let raw = read_config_text(&layout.config())
+        .ok()
+        .and_then(|t| parse_jsonc(&t).ok())
+        .unwrap_or(Value::Null);
+    if let Some(section) = raw.pointer("/security/autoSuspend") {
+        let num = |key: &str| section.get(key).and_then(Value::as_u64);
+        if let Some(enabled) = section.get("enabled").and_then(Value::as_bool) {
+            config.enabled = enabled;
+        }
+        if let Some(n) = num("violationsPerWindow") {
+            config.violations_per_window = n;
+        }
+        if let Some(n) = num("windowMinutes") {
+            config.window_minutes = n;
+        }
+        if let Some(n) = num("suspendDurationMinutes") {
+            config.suspend_duration_minutes = n;
+        }
+    }
+    config
+}
+
+/// Feeds the run's violations to auto-suspension (shared with the daemon through
+/// the suspensions file) and audits a suspension it triggers.
+fn record_violations(
+    layout: &HomeLayout,
+    audit: &AuditLog,
+    violations: &[Violation],
+) -> Result<()> {
+    if violations.is_empty() {
+        return Ok(());
+    }
+    let config = auto_suspend_config(layout);
+    for v in violations {
+        let suspension =
+            SuspensionState::record_in_file(&layout.suspensions(), &config, &v.skill, now_ms())?;
+        if let Some(s) = suspension {
+            audit.record(
+                Event::builder(EventKind::SkillSuspended)
+                    .skill(&s.skill)
+                    .action("auto_suspend")
+                    .resource(&s.skill)
+                    .blocked(true)
+                    .field("untilMs", s.until_ms)
+                    .field("violations", s.violations)
+                    .field("by", "auto")
+                    .build()?,
+            )?;
+            eprintln!(
+                "ironclaw: {} suspended until {} (unix ms) after {} violations",
+                s.skill, s.until_ms, s.violations
+            );
+        }
+    }
+    Ok(())
 }
 
 fn needs_secrets(a: &Authorised) -> bool {

@@ -115,6 +115,21 @@ pub(crate) struct RegisteredTool {
     pub(crate) max_response_bytes: u64,
 }
 
+/// A refused capability use that counts toward auto-suspension (NETWORK_BLOCK,
+/// FILESYSTEM_BLOCK, ALLOWLIST_VIOLATION), reported to the embedder's hook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The tool.
+    pub skill: String,
+    /// The audit event written for it.
+    pub event: &'static str,
+    /// What was asked for (`host:port`, `secret:<name>`, `tool:<name>`, a path).
+    pub resource: String,
+}
+
+/// Called for every [`Violation`], after its audit record.
+pub type ViolationHook = Arc<dyn Fn(&Violation) + Send + Sync>;
+
 /// Settings of the host's outbound HTTP.
 pub(crate) struct NetSettings {
     pub(crate) resolver: Arc<dyn Resolver + Send + Sync>,
@@ -133,6 +148,7 @@ pub(crate) struct HostInner {
     pub(crate) leak: LeakDetector,
     pub(crate) max_depth: u32,
     pub(crate) started: Instant,
+    pub(crate) on_violation: Option<ViolationHook>,
 }
 
 /// What one running call knows about itself.
@@ -178,6 +194,7 @@ pub struct ToolHostBuilder {
     exempt_unsafe: Vec<SocketAddr>,
     roots: Option<rustls::RootCertStore>,
     max_depth: u32,
+    on_violation: Option<ViolationHook>,
 }
 
 impl std::fmt::Debug for ToolHostBuilder {
@@ -231,6 +248,14 @@ impl ToolHostBuilder {
         self
     }
 
+    /// Calls `hook` for every refused capability use that counts toward
+    /// auto-suspension (the embedder records it, for example with
+    /// `ironclaw_policy::SuspensionState::record_in_file`). Default none.
+    pub fn on_violation(mut self, hook: ViolationHook) -> Self {
+        self.on_violation = Some(hook);
+        self
+    }
+
     /// Builds the host.
     pub fn build(self) -> Result<ToolHost, ToolError> {
         let roots = self.roots.unwrap_or_else(|| rustls::RootCertStore {
@@ -263,6 +288,7 @@ impl ToolHostBuilder {
                 leak,
                 max_depth: self.max_depth,
                 started: Instant::now(),
+                on_violation: self.on_violation,
             }),
         })
     }
@@ -280,6 +306,7 @@ impl ToolHost {
             exempt_unsafe: Vec::new(),
             roots: None,
             max_depth: 4,
+            on_violation: None,
         }
     }
 
@@ -560,7 +587,8 @@ pub(crate) fn audit(inner: &HostInner, event: ironclaw_audit::EventBuilder) {
     }
 }
 
-/// Audits a refused capability use by the running tool.
+/// Audits a refused capability use by the running tool (always a violation:
+/// NETWORK_BLOCK, FILESYSTEM_BLOCK or ALLOWLIST_VIOLATION) and reports it.
 pub(crate) fn audit_denial(
     inner: &HostInner,
     cx: &CallContext,
@@ -578,6 +606,13 @@ pub(crate) fn audit_denial(
             .blocked(true)
             .field("reason", reason),
     );
+    if let Some(hook) = &inner.on_violation {
+        hook(&Violation {
+            skill: cx.tool.name.clone(),
+            event: kind.as_str(),
+            resource: resource.to_owned(),
+        });
+    }
 }
 
 /// `secret-exists`: only names declared in `secrets.allowed_names` and granted.

@@ -51,7 +51,13 @@
 //!   `spawn_blocking`.
 //! - The host records denials and nested `tool-invoke` calls; the top-level
 //!   SKILL_CALL / ALLOWLIST_DENY of a run are the embedder's (the CLI writes
-//!   them), since only it knows the allowlist decision.
+//!   them), since only it knows the allowlist decision. Likewise auto-suspension:
+//!   the host reports each [`Violation`] to the embedder's hook
+//!   ([`ToolHostBuilder::on_violation`]), which keeps the shared state.
+//! - The wall-clock deadline interrupts WebAssembly code, not host code: an
+//!   HTTP exchange is bounded by its own timeout (never longer than the time
+//!   left), but the name lookup before it uses the configured resolver, which
+//!   is synchronous and has the system resolver's own timeout.
 //! - Spectre-class side channels between tools in one process are not
 //!   addressed beyond what wasmtime does.
 //!
@@ -103,7 +109,9 @@ mod bindings {
 
 pub use engine::{EngineConfig, ToolComponent, WasmEngine};
 pub use error::{BoxError, Limit, ToolError};
-pub use host::{ToolHost, ToolHostBuilder, ToolLimits, ToolSpec, WorkspaceGrant};
+pub use host::{
+    ToolHost, ToolHostBuilder, ToolLimits, ToolSpec, Violation, ViolationHook, WorkspaceGrant,
+};
 
 /// The WIT package tools are built against (`wit/tool.wit`).
 pub const WIT: &str = include_str!("../wit/tool.wit");

@@ -264,3 +264,33 @@ fn run_grants_tool_invoke_only_through_the_allowlist() {
     assert_eq!(v.len(), 1);
     assert_eq!(v[0]["reason"], "circular invocation");
 }
+
+#[test]
+fn violations_lead_to_auto_suspension() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    std::fs::write(
+        h.join("ironclaw.json"),
+        r#"{"security":{"autoSuspend":{"violationsPerWindow":2}}}"#,
+    )
+    .unwrap();
+    install(h, "prober");
+    assert_eq!(ironclaw(h, &["allowlist", "grant", "prober"]).0, 0);
+    // Asking about a secret it never declared is a violation.
+    let probe = r#"{"secret":"someone_elses_token"}"#;
+    let (code, out, err) = ironclaw(h, &["run", "prober", "--params", probe]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), r#"{"ok":false}"#);
+    let (code, _, err) = ironclaw(h, &["run", "prober", "--params", probe]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("prober suspended"), "{err}");
+    assert_eq!(events(h, "ALLOWLIST_VIOLATION").len(), 2);
+    let suspended = events(h, "SKILL_SUSPENDED");
+    assert_eq!(suspended.len(), 1);
+    assert_eq!(suspended[0]["by"], "auto");
+    // Now it does not run at all.
+    let (code, _, err) = ironclaw(h, &["run", "prober", "--params", r#"{"now":true}"#]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("suspended"), "{err}");
+    assert_eq!(events(h, "SKILL_SUSPENDED").len(), 2);
+}

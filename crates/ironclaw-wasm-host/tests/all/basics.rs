@@ -148,3 +148,15 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn no_state_survives_between_calls() {
+    let f = Fixture::new();
+    f.register("prober", "prober", "{}");
+    for _ in 0..3 {
+        assert_eq!(
+            f.probe("prober", serde_json::json!({"count": true})),
+            serde_json::json!({"ok": 1})
+        );
+    }
+}

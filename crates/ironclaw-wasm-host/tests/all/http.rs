@@ -162,15 +162,15 @@ fn net() -> Net {
     store
         .put("default", "api_token", &SecretValue::from(TOKEN))
         .unwrap();
-    std::mem::forget(store_dir);
     let roots = up.roots.clone();
     let exempt = up.addr;
-    let f = Fixture::with(move |b| {
+    let mut f = Fixture::with(move |b| {
         b.resolver(Arc::new(dns))
             .allow_addresses_unsafe([exempt])
             .tls_roots(roots)
             .secrets(Arc::new(store), "default")
     });
+    f.keep.push(store_dir);
     Net { f, up }
 }
 

@@ -46,8 +46,9 @@ fn secrets_fixture() -> Fixture {
         .unwrap();
     let store = Arc::new(store);
     // Keep the store's directory alive for the whole test process.
-    std::mem::forget(store_dir);
-    Fixture::with(|b| b.secrets(store, "default"))
+    let mut f = Fixture::with(|b| b.secrets(store, "default"));
+    f.keep.push(store_dir);
+    f
 }
 
 #[test]

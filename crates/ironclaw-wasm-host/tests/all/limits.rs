@@ -203,3 +203,52 @@ fn many_adversarial_calls_in_parallel_leave_the_host_healthy() {
     });
     f.assert_healthy();
 }
+
+#[test]
+fn running_out_of_instance_slots_is_a_typed_limit() {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use ironclaw_audit::{AuditConfig, AuditLog};
+    use ironclaw_wasm_host::{EngineConfig, ToolHost, ToolSpec, WasmEngine};
+
+    // One slot: a tool that invokes another needs two at once.
+    let engine = WasmEngine::new(EngineConfig {
+        max_instances: 1,
+        cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("wasm-host-cache")),
+        ..EngineConfig::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let audit = Arc::new(AuditLog::open(AuditConfig::new(dir.path().join("audit.log"))).unwrap());
+    let host = ToolHost::builder(engine.clone(), audit).build().unwrap();
+    let load = |name: &str| engine.load(&crate::support::tool_wasm(name)).unwrap();
+    host.register(ToolSpec::new(
+        "echo",
+        load("echo"),
+        Capabilities::default(),
+        Default::default(),
+    ))
+    .unwrap();
+    let caps = Capabilities::from_json(r#"{"tool_invoke":{"allowed":["echo"]}}"#).unwrap();
+    let grants = caps.requested().unwrap();
+    host.register(ToolSpec::new("prober", load("prober"), caps, grants))
+        .unwrap();
+    let out = host
+        .call(
+            "prober",
+            r#"{"invoke":"echo","params":"{\"message\":\"x\"}"}"#,
+        )
+        .unwrap();
+    let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(out["error"], "failed", "{out}");
+    assert!(
+        out["detail"]
+            .as_str()
+            .unwrap()
+            .contains("instances limit of 1"),
+        "{out}"
+    );
+    // The slot is free again once the outer call ends.
+    assert_eq!(host.call("echo", r#"{"message":"ok"}"#).unwrap(), "ok");
+}

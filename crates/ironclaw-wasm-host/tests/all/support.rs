@@ -73,6 +73,8 @@ pub(crate) struct Fixture {
     pub(crate) host: ToolHost,
     pub(crate) dir: tempfile::TempDir,
     pub(crate) audit_path: PathBuf,
+    /// Other directories the test needs alive as long as the host (a secret store).
+    pub(crate) keep: Vec<tempfile::TempDir>,
 }
 
 impl Fixture {
@@ -91,6 +93,7 @@ impl Fixture {
             host,
             dir,
             audit_path,
+            keep: Vec::new(),
         }
     }
 

@@ -4,7 +4,7 @@
 //! - `{"secret": "name"}` (secret-exists)
 //! - `{"read": "path"}`, `{"write": "path", "data": "..."}` (workspace)
 //! - `{"invoke": "tool", "params": "{...}"}` (tool-invoke)
-//! - `{"log": "text"}`, `{"now": true}`
+//! - `{"log": "text"}`, `{"now": true}`, `{"count": true}` (calls seen by this instance)
 //!
 //! The output is JSON: `{"ok": ...}` or `{"error": "<host-error case>", "detail": "..."}`.
 
@@ -102,6 +102,12 @@ fn run(p: &Value) -> Value {
     if let Some(text) = p.get("log").and_then(|s| s.as_str()) {
         host::log(LogLevel::Info, text);
         return json!({ "ok": true });
+    }
+    if p.get("count").is_some() {
+        // A fresh instance per call: this is 1 every time.
+        static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        return json!({ "ok": n });
     }
     if p.get("now").is_some() {
         return json!({ "ok": host::now_millis() });
