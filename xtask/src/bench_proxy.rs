@@ -9,7 +9,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,18 +34,7 @@ pub(crate) fn run(root: &Path) -> Result<()> {
         ("tinyproxy", "/usr/bin/tinyproxy"),
         ("squid", "/usr/sbin/squid"),
     ])?;
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "-p", "ironclaw"])
-        .current_dir(root)
-        .status()
-        .context("cannot run cargo build")?;
-    if !status.success() {
-        bail!("cargo build --release -p ironclaw failed");
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let ironclaw = target.join("release/ironclaw");
+    let ironclaw = crate::release_cli(root)?;
     let work = std::env::temp_dir().join(format!("ironclaw-bench-proxy-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
     let result = run_in(&ironclaw, &work);

@@ -36,19 +36,8 @@ const SECRET_EVERY: u64 = 64 * 1024;
 const DECOY_EVERY: u64 = 8 * 1024;
 
 pub(crate) fn run(root: &Path) -> Result<()> {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "-p", "ironclaw"])
-        .current_dir(root)
-        .status()
-        .context("cannot run cargo build")?;
-    if !status.success() {
-        bail!("cargo build --release -p ironclaw failed");
-    }
-    let ironclaw = target.join("release/ironclaw");
-    let tools = target.join("bench-tools");
+    let ironclaw = crate::release_cli(root)?;
+    let tools = crate::target_dir(root).join("bench-tools");
     let ripsecrets = ensure_ripsecrets(&tools)?;
     let detect_secrets = ensure_detect_secrets(&tools)?;
 
