@@ -191,9 +191,15 @@ struct Harness {
 }
 
 impl Harness {
+    /// The whole audit log as text, for checks that a value appears in no record
+    /// at all. The log exists from the moment the harness opens it, so a missing
+    /// file fails the test rather than passing a "does not contain" check.
+    fn audit_text(&self) -> String {
+        std::fs::read_to_string(&self.audit_path).unwrap()
+    }
+
     fn audit_lines(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(&self.audit_path)
-            .unwrap_or_default()
+        self.audit_text()
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
