@@ -243,7 +243,9 @@ impl InjectionScanner {
                 }
             }
         }
-        let mut seen: Vec<(usize, usize, usize)> = Vec::new();
+        // Overlapping windows of one rule find the same match more than once.
+        let mut seen: std::collections::HashSet<(usize, usize, usize)> =
+            std::collections::HashSet::new();
         for (rid, s, e) in windows {
             let regex = &self.rules[rid].regex;
             let hay = &text[..e];
@@ -252,8 +254,7 @@ impl InjectionScanner {
                 let Some(m) = regex.find_at(hay, pos) else {
                     break;
                 };
-                if !seen.contains(&(rid, m.start(), m.end())) {
-                    seen.push((rid, m.start(), m.end()));
+                if seen.insert((rid, m.start(), m.end())) {
                     let (os, oe) = norm.original_span(m.start(), m.end());
                     let rule = &RULES[rid];
                     out.push(InjectionFinding {

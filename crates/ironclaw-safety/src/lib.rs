@@ -56,6 +56,7 @@
 
 mod encode;
 mod error;
+mod gram;
 mod injection;
 mod leak;
 mod normalize;

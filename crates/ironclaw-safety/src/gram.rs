@@ -1,0 +1,294 @@
+//! Hashed n-gram prefilters: the leak detector's first pass over the text.
+//!
+//! A [`GramSet`] holds short byte strings (grams of at most eight bytes, packed into
+//! a `u64`) with a value each. A bitmap of hashed grams answers "certainly not here"
+//! for almost every position of clean text at the cost of one multiply and one
+//! memory read; the rare positions that pass look the gram up exactly.
+//!
+//! Two scans use it:
+//!
+//! - [`anchor_hits`]: every position of the text, the four bytes there folded to
+//!   lower case, against the first four bytes of every pattern anchor (anchors
+//!   shorter than four bytes are entered once for each byte that may follow them).
+//! - [`sampled_hits`]: registered secrets. Every encoded form is at least `min_len`
+//!   bytes long, so with grams of `q` bytes taken only at every `step = min_len - q +
+//!   1`-th position of the text, one sampled gram lies inside the first `min_len`
+//!   bytes of any occurrence, at an offset below `step`. Each form is entered at the
+//!   offsets `0..step`, and the text is read at one position in `step`.
+
+/// Grams with their values, and two bitmaps of their hashes (a Bloom filter with
+/// two hash functions, one bitmap each).
+pub(crate) struct GramSet {
+    first: Vec<u64>,
+    second: Vec<u64>,
+    /// `64 - log2(bits per bitmap)`.
+    shift: u32,
+    /// Sorted by gram.
+    entries: Vec<(u64, u32)>,
+}
+
+/// Odd multipliers for the two hashes (Fibonacci hashing and a second constant).
+const MUL_A: u64 = 0x9E37_79B9_7F4A_7C15;
+const MUL_B: u64 = 0xC2B2_AE3D_27D4_EB4F;
+
+impl GramSet {
+    /// Builds the set. Each bitmap has about 16 bits per entry, between 2^16 and
+    /// 2^24 bits, so about one clean position in ten thousand reaches the exact
+    /// lookup.
+    pub(crate) fn new(mut entries: Vec<(u64, u32)>) -> Self {
+        entries.sort_unstable();
+        entries.dedup();
+        let want = (entries.len().max(1) * 16).next_power_of_two();
+        let log2 = want.trailing_zeros().clamp(16, 24);
+        let words = (1usize << log2) / 64;
+        let mut set = Self {
+            first: vec![0; words],
+            second: vec![0; words],
+            shift: 64 - log2,
+            entries,
+        };
+        for i in 0..set.entries.len() {
+            let gram = set.entries[i].0;
+            let (a, b) = (set.slot(gram, MUL_A), set.slot(gram, MUL_B));
+            set.first[a >> 6] |= 1 << (a & 63);
+            set.second[b >> 6] |= 1 << (b & 63);
+        }
+        set
+    }
+
+    #[inline(always)]
+    fn slot(&self, gram: u64, mul: u64) -> usize {
+        (gram.wrapping_mul(mul) >> self.shift) as usize
+    }
+
+    /// Whether `gram` may be in the set (false: certainly not).
+    #[inline(always)]
+    fn may_contain(&self, gram: u64) -> bool {
+        let a = self.slot(gram, MUL_A);
+        if self
+            .first
+            .get(a >> 6)
+            .is_none_or(|w| w & (1 << (a & 63)) == 0)
+        {
+            return false;
+        }
+        let b = self.slot(gram, MUL_B);
+        self.second
+            .get(b >> 6)
+            .is_some_and(|w| w & (1 << (b & 63)) != 0)
+    }
+
+    /// The values entered for `gram`.
+    fn values(&self, gram: u64) -> impl Iterator<Item = u32> + '_ {
+        let from = self.entries.partition_point(|e| e.0 < gram);
+        self.entries[from..]
+            .iter()
+            .take_while(move |e| e.0 == gram)
+            .map(|e| e.1)
+    }
+
+    #[inline(always)]
+    fn visit(&self, gram: u64, at: usize, hit: &mut impl FnMut(usize, u32)) {
+        if self.may_contain(gram) {
+            for v in self.values(gram) {
+                hit(at, v);
+            }
+        }
+    }
+}
+
+/// Packs up to eight bytes, little-endian, into a gram.
+pub(crate) fn pack(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .take(8)
+        .enumerate()
+        .fold(0, |acc, (i, &b)| acc | u64::from(b) << (8 * i))
+}
+
+/// Sets bit 5 of every byte: folds ASCII letters to lower case. Other bytes may
+/// change too (`@` becomes a backtick): grams and text are folded the same way, so
+/// this only merges a few grams, and every hit is verified.
+const FOLD: u64 = 0x2020_2020_2020_2020;
+
+/// The pattern-anchor prefilter: folded three-byte grams sampled at every second
+/// position of the text.
+///
+/// An anchor starting at an even position has its first three bytes sampled; one
+/// starting at an odd position has the three bytes after its first. So each anchor
+/// is entered twice, at offsets 0 and 1 ([`AnchorSampler::new`] takes the grams),
+/// and the text is read at half its positions. A fixed-size two-hash Bloom filter
+/// answers for almost every sample without a lookup.
+pub(crate) struct AnchorSampler {
+    first: Box<[u64; ANCHOR_WORDS]>,
+    second: Box<[u64; ANCHOR_WORDS]>,
+    values: std::collections::HashMap<u32, Vec<u32>, BuildGramHasher>,
+}
+
+/// log2 of the bits in each anchor bitmap (32 KiB each).
+const ANCHOR_LOG2: u32 = 18;
+const ANCHOR_WORDS: usize = (1 << ANCHOR_LOG2) / 64;
+const ANCHOR_MUL_A: u32 = 0x9E37_79B1;
+const ANCHOR_MUL_B: u32 = 0x85EB_CA77;
+/// The low three bytes of a packed gram.
+const GRAM3: u64 = 0xFF_FFFF;
+
+#[inline(always)]
+fn anchor_slot(gram: u32, mul: u32) -> usize {
+    (gram.wrapping_mul(mul) >> (32 - ANCHOR_LOG2)) as usize
+}
+
+/// Folds three bytes the way the sampler folds the text (see [`FOLD`]).
+pub(crate) fn fold3(bytes: [u8; 3]) -> u32 {
+    (u32::from_le_bytes([bytes[0], bytes[1], bytes[2], 0]) | 0x20_2020) & GRAM3 as u32
+}
+
+impl AnchorSampler {
+    /// Builds the sampler from [`fold3`] grams and their values.
+    pub(crate) fn new(entries: Vec<(u32, u32)>) -> Self {
+        let mut first = Box::new([0u64; ANCHOR_WORDS]);
+        let mut second = Box::new([0u64; ANCHOR_WORDS]);
+        let mut values: std::collections::HashMap<u32, Vec<u32>, BuildGramHasher> =
+            std::collections::HashMap::default();
+        for (gram, value) in entries {
+            let (a, b) = (
+                anchor_slot(gram, ANCHOR_MUL_A),
+                anchor_slot(gram, ANCHOR_MUL_B),
+            );
+            first[(a >> 6) % ANCHOR_WORDS] |= 1 << (a & 63);
+            second[(b >> 6) % ANCHOR_WORDS] |= 1 << (b & 63);
+            let list = values.entry(gram).or_default();
+            if !list.contains(&value) {
+                list.push(value);
+            }
+        }
+        Self {
+            first,
+            second,
+            values,
+        }
+    }
+
+    #[inline(always)]
+    fn visit(&self, gram: u32, at: usize, hit: &mut impl FnMut(usize, u32)) {
+        let a = anchor_slot(gram, ANCHOR_MUL_A);
+        if self.first[(a >> 6) % ANCHOR_WORDS] & (1 << (a & 63)) == 0 {
+            return;
+        }
+        let b = anchor_slot(gram, ANCHOR_MUL_B);
+        if self.second[(b >> 6) % ANCHOR_WORDS] & (1 << (b & 63)) == 0 {
+            return;
+        }
+        if let Some(list) = self.values.get(&gram) {
+            for &v in list {
+                hit(at, v);
+            }
+        }
+    }
+
+    /// Calls `hit(position, value)` for every even position whose three folded
+    /// bytes were entered.
+    #[inline]
+    pub(crate) fn hits(&self, hay: &[u8], mut hit: impl FnMut(usize, u32)) {
+        // One eight-byte load yields the samples at three even positions.
+        let mut i = 0;
+        while let Some(&[a, b, c, d, e, f, g, h]) = hay.get(i..i + 8) {
+            let word = u64::from_le_bytes([a, b, c, d, e, f, g, h]) | FOLD;
+            for k in 0..3 {
+                self.visit(((word >> (16 * k)) & GRAM3) as u32, i + 2 * k, &mut hit);
+            }
+            i += 6;
+        }
+        while let Some(&[a, b, c]) = hay.get(i..i + 3) {
+            self.visit(fold3([a, b, c]), i, &mut hit);
+            i += 2;
+        }
+    }
+}
+
+/// A multiplicative hasher for grams (the keys are already well mixed by folding
+/// little; one multiply spreads them).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct BuildGramHasher;
+
+impl std::hash::BuildHasher for BuildGramHasher {
+    type Hasher = GramHasher;
+    fn build_hasher(&self) -> GramHasher {
+        GramHasher(0)
+    }
+}
+
+/// See [`BuildGramHasher`].
+pub(crate) struct GramHasher(u64);
+
+impl std::hash::Hasher for GramHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(MUL_A);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(MUL_A);
+    }
+}
+
+/// Calls `hit(position, value)` for every sampled position (multiples of `step`)
+/// whose `q` bytes are in `set`. `q` is 4 or 8.
+#[inline]
+pub(crate) fn sampled_hits(
+    set: &GramSet,
+    hay: &[u8],
+    q: usize,
+    step: usize,
+    mut hit: impl FnMut(usize, u32),
+) {
+    let step = step.max(1);
+    let mut i = 0;
+    while i + q <= hay.len() {
+        let gram = match (q, hay.get(i..i + 8)) {
+            (8, Some(&[a, b, c, d, e, f, g, h])) => u64::from_le_bytes([a, b, c, d, e, f, g, h]),
+            _ => pack(&hay[i..i + q]),
+        };
+        set.visit(gram, i, &mut hit);
+        i += step;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anchor_samples_see_every_start() {
+        // "akia" entered at offsets 0 and 1, the way the leak detector does.
+        let sampler = AnchorSampler::new(vec![(fold3(*b"aki"), 0), (fold3(*b"kia"), 1)]);
+        for lead in 0..9 {
+            let mut hay = vec![b' '; lead];
+            hay.extend_from_slice(b"AkIa ");
+            let mut starts = Vec::new();
+            sampler.hits(&hay, |p, offset| starts.push(p - offset as usize));
+            assert_eq!(starts, vec![lead], "lead {lead}");
+        }
+    }
+
+    #[test]
+    fn sampling_covers_every_alignment() {
+        let secret = b"0123456789abcdef";
+        let (q, step) = (8, secret.len() - 8 + 1);
+        let entries = (0..step)
+            .map(|o| (pack(&secret[o..o + q]), o as u32))
+            .collect();
+        let set = GramSet::new(entries);
+        for lead in 0..40 {
+            let mut hay = vec![b'.'; lead];
+            hay.extend_from_slice(secret);
+            hay.extend_from_slice(b"...");
+            let mut starts = Vec::new();
+            sampled_hits(&set, &hay, q, step, |p, o| starts.push(p - o as usize));
+            assert!(starts.contains(&lead), "lead {lead}: {starts:?}");
+        }
+    }
+}
