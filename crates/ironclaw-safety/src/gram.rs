@@ -122,7 +122,17 @@ const FOLD: u64 = 0x2020_2020_2020_2020;
 pub(crate) struct AnchorSampler {
     first: Box<[u64; ANCHOR_WORDS]>,
     second: Box<[u64; ANCHOR_WORDS]>,
-    values: std::collections::HashMap<u32, Vec<u32>, BuildGramHasher>,
+    values: std::collections::HashMap<u32, Vec<SampleEntry>, BuildGramHasher>,
+}
+
+/// One literal entered under a gram: its value and one more byte of it to check
+/// before the caller verifies the whole literal (most gram hits in prose share
+/// three letters with a literal and differ at the fourth).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SampleEntry {
+    pub(crate) value: u32,
+    /// Position of the byte relative to the sample, and its folded value.
+    pub(crate) check: Option<(isize, u8)>,
 }
 
 /// log2 of the bits in each anchor bitmap (32 KiB each).
@@ -144,11 +154,11 @@ pub(crate) fn fold3(bytes: [u8; 3]) -> u32 {
 }
 
 impl AnchorSampler {
-    /// Builds the sampler from [`fold3`] grams and their values.
-    pub(crate) fn new(entries: Vec<(u32, u32)>) -> Self {
+    /// Builds the sampler from [`fold3`] grams and their entries.
+    pub(crate) fn new(entries: Vec<(u32, SampleEntry)>) -> Self {
         let mut first = Box::new([0u64; ANCHOR_WORDS]);
         let mut second = Box::new([0u64; ANCHOR_WORDS]);
-        let mut values: std::collections::HashMap<u32, Vec<u32>, BuildGramHasher> =
+        let mut values: std::collections::HashMap<u32, Vec<SampleEntry>, BuildGramHasher> =
             std::collections::HashMap::default();
         for (gram, value) in entries {
             let (a, b) = (
@@ -170,7 +180,7 @@ impl AnchorSampler {
     }
 
     #[inline(always)]
-    fn visit(&self, gram: u32, at: usize, hit: &mut impl FnMut(usize, u32)) {
+    fn visit(&self, hay: &[u8], gram: u32, at: usize, hit: &mut impl FnMut(usize, u32)) {
         let a = anchor_slot(gram, ANCHOR_MUL_A);
         if self.first[(a >> 6) % ANCHOR_WORDS] & (1 << (a & 63)) == 0 {
             return;
@@ -180,8 +190,17 @@ impl AnchorSampler {
             return;
         }
         if let Some(list) = self.values.get(&gram) {
-            for &v in list {
-                hit(at, v);
+            for e in list {
+                if let Some((rel, byte)) = e.check {
+                    let folded = at
+                        .checked_add_signed(rel)
+                        .and_then(|p| hay.get(p).copied())
+                        .map(|b| b | 0x20);
+                    if folded != Some(byte) {
+                        continue;
+                    }
+                }
+                hit(at, e.value);
             }
         }
     }
@@ -195,15 +214,77 @@ impl AnchorSampler {
         while let Some(&[a, b, c, d, e, f, g, h]) = hay.get(i..i + 8) {
             let word = u64::from_le_bytes([a, b, c, d, e, f, g, h]) | FOLD;
             for k in 0..3 {
-                self.visit(((word >> (16 * k)) & GRAM3) as u32, i + 2 * k, &mut hit);
+                self.visit(
+                    hay,
+                    ((word >> (16 * k)) & GRAM3) as u32,
+                    i + 2 * k,
+                    &mut hit,
+                );
             }
             i += 6;
         }
         while let Some(&[a, b, c]) = hay.get(i..i + 3) {
-            self.visit(fold3([a, b, c]), i, &mut hit);
+            self.visit(hay, fold3([a, b, c]), i, &mut hit);
             i += 2;
         }
+        // A three-byte literal in the last three bytes, at an odd position, has no
+        // byte after it for the offset-1 gram: sample that position too.
+        let last = hay.len().wrapping_sub(3);
+        if hay.len() >= 3
+            && last % 2 == 1
+            && let Some(&[a, b, c]) = hay.get(last..)
+        {
+            self.visit(hay, fold3([a, b, c]), last, &mut hit);
+        }
     }
+}
+
+/// The sampler's entries for `literals` (value `index << 1 | offset`): the folded
+/// three bytes at offsets 0 and 1 of each. Where a literal is too short for the
+/// gram at offset 1, the gram takes the bytes that may follow it: any byte after a
+/// three-byte literal, and `two_byte_follow` after a two-byte one (the caller
+/// vouches that its matches continue with one of those). Shorter literals are
+/// not supported.
+pub(crate) fn sampler_entries<'a>(
+    literals: impl IntoIterator<Item = &'a [u8]>,
+    two_byte_follow: &[u8],
+) -> Vec<(u32, SampleEntry)> {
+    let all: Vec<u8> = (0..=255).collect();
+    let mut entries = Vec::new();
+    for (index, literal) in literals.into_iter().enumerate() {
+        let follow: &[u8] = if literal.len() >= 3 {
+            &all
+        } else {
+            two_byte_follow
+        };
+        for offset in 0..2 {
+            let mut grams: Vec<Vec<u8>> =
+                vec![literal.iter().skip(offset).take(3).copied().collect()];
+            while grams[0].len() < 3 {
+                grams = grams
+                    .iter()
+                    .flat_map(|g| {
+                        follow.iter().map(move |&b| {
+                            let mut g = g.clone();
+                            g.push(b);
+                            g
+                        })
+                    })
+                    .collect();
+            }
+            // The byte just outside the gram: the fourth at offset 0, the first
+            // (one before the sample) at offset 1.
+            let check = match offset {
+                0 => literal.get(3).map(|&b| (3, b | 0x20)),
+                _ => literal.first().map(|&b| (-1, b | 0x20)),
+            };
+            let value = (index as u32) << 1 | offset as u32;
+            for g in grams {
+                entries.push((fold3([g[0], g[1], g[2]]), SampleEntry { value, check }));
+            }
+        }
+    }
+    entries
 }
 
 /// A multiplicative hasher for grams (the keys are already well mixed by folding
@@ -263,14 +344,24 @@ mod tests {
 
     #[test]
     fn anchor_samples_see_every_start() {
-        // "akia" entered at offsets 0 and 1, the way the leak detector does.
-        let sampler = AnchorSampler::new(vec![(fold3(*b"aki"), 0), (fold3(*b"kia"), 1)]);
-        for lead in 0..9 {
-            let mut hay = vec![b' '; lead];
-            hay.extend_from_slice(b"AkIa ");
-            let mut starts = Vec::new();
-            sampler.hits(&hay, |p, offset| starts.push(p - offset as usize));
-            assert_eq!(starts, vec![lead], "lead {lead}");
+        let sampler = AnchorSampler::new(sampler_entries([&b"akia"[..], b"dan"], b""));
+        for literal in ["AkIa", "dAn"] {
+            for lead in 0..9 {
+                for trail in ["", " ", "  "] {
+                    let hay = format!("{}{literal}{trail}", " ".repeat(lead));
+                    let mut starts = Vec::new();
+                    sampler.hits(hay.as_bytes(), |p, v| {
+                        if let Some(start) = p.checked_sub((v & 1) as usize)
+                            && hay.as_bytes()[start..].len() >= literal.len()
+                            && hay[start..start + literal.len()].eq_ignore_ascii_case(literal)
+                        {
+                            starts.push(start);
+                        }
+                    });
+                    starts.dedup();
+                    assert_eq!(starts, vec![lead], "{hay:?}");
+                }
+            }
         }
     }
 

@@ -257,8 +257,12 @@ impl LeakDetector {
                 }
             }
         }
-        let anchor_grams =
-            (!anchors.is_empty()).then(|| AnchorSampler::new(anchor_entries(&anchors)));
+        let anchor_grams = (!anchors.is_empty()).then(|| {
+            AnchorSampler::new(gram::sampler_entries(
+                anchors.iter().map(|a| a.bytes.as_slice()),
+                TOKEN_BYTES,
+            ))
+        });
         let mut variants_out: Vec<Variant> = Vec::new();
         for (index, secret) in b.secrets.iter().enumerate() {
             if secret.len() < MIN_SECRET_LEN {
@@ -581,58 +585,6 @@ impl LeakDetector {
         public_key || hay[..secret.start()].ends_with(b"data:")
     }
 }
-
-/// The sampler's grams for the anchors: the folded three bytes at offsets 0 and 1
-/// of each anchor. Where an anchor is too short for the gram at offset 1, the gram
-/// takes the bytes that may follow it: any byte after a three-byte anchor, the
-/// token characters their patterns require after the two-byte ones (`SK`, `Q~`).
-/// Every pattern needs bytes after its anchor, so an anchor at the very end of the
-/// text cannot start a match.
-fn anchor_entries(anchors: &[Anchor]) -> Vec<(u32, u32)> {
-    let mut entries = Vec::new();
-    for (index, anchor) in anchors.iter().enumerate() {
-        let value = |offset: u32| (index as u32) << 1 | offset;
-        let follow: &[u8] = if anchor.bytes.len() >= 3 {
-            &ALL_BYTES
-        } else {
-            TOKEN_BYTES
-        };
-        // Grams of three bytes at `offset`, completed with following bytes.
-        let mut grams_at = |offset: usize| {
-            let mut grams: Vec<Vec<u8>> =
-                vec![anchor.bytes.iter().skip(offset).take(3).copied().collect()];
-            while grams[0].len() < 3 {
-                grams = grams
-                    .iter()
-                    .flat_map(|g| {
-                        follow.iter().map(move |&b| {
-                            let mut g = g.clone();
-                            g.push(b);
-                            g
-                        })
-                    })
-                    .collect();
-            }
-            for g in grams {
-                entries.push((gram::fold3([g[0], g[1], g[2]]), value(offset as u32)));
-            }
-        };
-        grams_at(0);
-        grams_at(1);
-    }
-    entries
-}
-
-/// Every byte value, in order.
-const ALL_BYTES: [u8; 256] = {
-    let mut all = [0u8; 256];
-    let mut i = 0;
-    while i < 256 {
-        all[i] = i as u8;
-        i += 1;
-    }
-    all
-};
 
 /// A PEM block with its END line needs a body (`-----BEGIN ... KEY-----` around
 /// `anything` or nothing is documentation); a block cut off before its END line is

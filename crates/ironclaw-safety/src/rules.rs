@@ -18,22 +18,20 @@ pub(crate) struct Rule {
     pub(crate) severity: Severity,
     pub(crate) triggers: &'static [&'static str],
     pub(crate) regex: &'static str,
-    /// A cue: a weak signal of a jailbreak, reported only among several (see
-    /// `injection::finalize`); its regex matches around the trigger alone.
-    pub(crate) cue: bool,
 }
 
 macro_rules! rule {
     ($id:expr, $cat:ident, $sev:ident, [$($t:expr),+ $(,)?], $re:expr) => {
-        Rule { id: $id, category: C::$cat, severity: Severity::$sev, triggers: &[$($t),+], regex: $re, cue: false }
+        Rule { id: $id, category: C::$cat, severity: Severity::$sev, triggers: &[$($t),+], regex: $re }
     };
 }
 
 /// A jailbreak cue: vocabulary that one benign text may use once, but that long
-/// jailbreak prompts pile up. Cues count only in numbers (context scoring).
+/// jailbreak prompts pile up. Cues count only in numbers (context scoring, see
+/// `injection::finalize`, which knows them by their `cue.` id prefix).
 macro_rules! cue {
     ($id:expr, [$($t:expr),+ $(,)?], $re:expr) => {
-        Rule { id: $id, category: C::Jailbreak, severity: Severity::Low, triggers: &[$($t),+], regex: $re, cue: true }
+        Rule { id: $id, category: C::Jailbreak, severity: Severity::Low, triggers: &[$($t),+], regex: $re }
     };
 }
 
@@ -329,7 +327,11 @@ pub(crate) const RULES: &[Rule] = &[
         "rm.chat_template",
         RoleManipulation,
         High,
-        ["<|", "[inst]", "[/inst]", "<<sys>>", "<</sys>>"],
+        // `<|` with each first letter the regex allows after it (triggers are at
+        // least three bytes long).
+        [
+            "<|i", "<|s", "<|u", "<|a", "<|e", "[inst]", "[/inst]", "<<sys>>", "<</sys>>"
+        ],
         r"<\|(im_start|im_end|system|user|assistant|endoftext|start_header_id|end_header_id|eot_id)\|>|\[/?inst\]|<</?sys>>"
     ),
     rule!(
