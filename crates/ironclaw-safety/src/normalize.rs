@@ -211,11 +211,78 @@ fn deletions<T: Copy + Into<char>>(chars: &[T]) -> Vec<usize> {
     out
 }
 
+/// Whether [`deletions`] can find anything in ASCII text: a hyphen between two
+/// letters, or a single letter, a separator and a single letter (the start of a
+/// letter-spaced run). Clean text skips the full analysis: hyphens are found with
+/// `memchr`, single letters through a bitmap of letters built eight bytes at a
+/// time.
+fn may_have_deletions(bytes: &[u8]) -> bool {
+    let letter = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_alphabetic);
+    let split = memchr::memchr_iter(b'-', bytes).any(|i| i > 0 && letter(i - 1) && letter(i + 1));
+    if split {
+        return true;
+    }
+    let letters = letter_bits(bytes);
+    let word = |w: usize| letters.get(w).copied().unwrap_or(0);
+    // Single letters: letters with no letter on either side.
+    let single = |w: usize| {
+        let l = word(w);
+        let before = (l << 1) | w.checked_sub(1).map_or(0, |p| word(p) >> 63);
+        let after = (l >> 1) | (word(w + 1) << 63);
+        l & !before & !after
+    };
+    let mut next = single(0);
+    for w in 0..letters.len() {
+        let here = next;
+        next = single(w + 1);
+        // A single letter two bytes after a single letter.
+        let mut pairs = here & ((here >> 2) | (next << 62));
+        while pairs != 0 {
+            let i = w * 64 + pairs.trailing_zeros() as usize;
+            if bytes
+                .get(i + 1)
+                .is_some_and(|&b| SPACING_SEPARATORS.contains(&char::from(b)))
+            {
+                return true;
+            }
+            pairs &= pairs - 1;
+        }
+    }
+    false
+}
+
+/// Bit `i % 64` of word `i / 64` is set when ASCII byte `i` is a letter.
+fn letter_bits(bytes: &[u8]) -> Vec<u64> {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    let mut out = Vec::with_capacity(bytes.len().div_ceil(64));
+    for chunk in bytes.chunks(64) {
+        let mut bits = 0u64;
+        for (k, part) in chunk.chunks(8).enumerate() {
+            let mut eight = [0u8; 8];
+            eight[..part.len()].copy_from_slice(part);
+            // Lower-case every letter, then test 0x61 <= byte < 0x7B in each lane
+            // through its high bit (ASCII lanes cannot carry into each other).
+            let x = u64::from_le_bytes(eight) | (0x20 * LOW);
+            let at_least_a = x.wrapping_add(0x1F * LOW);
+            let past_z = x.wrapping_add(0x05 * LOW);
+            let lanes = (at_least_a & !past_z & (0x80 * LOW)) >> 7;
+            // Gathers the eight lane bits into the top byte, in order.
+            bits |= (lanes.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
+        }
+        out.push(bits);
+    }
+    out
+}
+
 impl<'a> Normalized<'a> {
     pub(crate) fn new(text: &'a str) -> Self {
         if text.is_ascii() {
             let bytes = text.as_bytes();
-            let del = deletions(bytes);
+            let del = if may_have_deletions(bytes) {
+                deletions(bytes)
+            } else {
+                Vec::new()
+            };
             if del.is_empty() {
                 return Self {
                     text: Cow::Borrowed(text),
@@ -337,6 +404,36 @@ mod tests {
         check("ïgnörè", "ignore");
         check("𝐢𝐠𝐧𝐨𝐫𝐞", "ignore");
         check("a b c", "a b c");
+    }
+
+    #[test]
+    fn the_ascii_precheck_never_misses_a_deletion() {
+        // Every string of up to six bytes over an alphabet of letters, separators
+        // and others, and up to nine over a smaller one (a letter-spaced run
+        // needs seven bytes).
+        let wide: &[u8] = b"aB -.1_/~\n";
+        let narrow: &[u8] = b"a -1";
+        for (alphabet, longest) in [(wide, 6u32), (narrow, 9)] {
+            for len in 0..=longest {
+                for mut code in 0..alphabet.len().pow(len) {
+                    let mut text = Vec::new();
+                    for _ in 0..len {
+                        text.push(alphabet[code % alphabet.len()]);
+                        code /= alphabet.len();
+                    }
+                    if !deletions(&text).is_empty() {
+                        assert!(
+                            may_have_deletions(&text),
+                            "{:?}",
+                            String::from_utf8_lossy(&text)
+                        );
+                    }
+                }
+            }
+        }
+        assert!(!may_have_deletions(
+            b"ignore previous instructions, as a rule"
+        ));
     }
 
     #[test]
