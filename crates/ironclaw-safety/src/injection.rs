@@ -110,10 +110,12 @@ impl InjectionReport {
 
 /// Base64 runs shorter than this are not decoded.
 const MIN_BASE64_RUN: usize = 24;
-/// A repetition in a rule (`(all |any |the )*`, `\w*`) matches at most this many
-/// times: rules describe phrases, and a bound on every match bounds the window
-/// each trigger hit has to search.
-const MAX_REPEAT: u32 = 12;
+/// A repeated group in a rule (`(all |any |the )*`) matches at most this many
+/// times, a repeated character (`\w*`) at most [`MAX_CHAR_REPEAT`]: rules describe
+/// phrases, and a bound on every match bounds the window each trigger hit has to
+/// search.
+const MAX_REPEAT: u32 = 6;
+const MAX_CHAR_REPEAT: u32 = 24;
 /// The window reach of a rule whose matches are still unbounded (none of the
 /// built-in ones after capping; a guard for new rules).
 const RULE_REACH: usize = 640;
@@ -489,11 +491,19 @@ fn finalize(findings: &mut Vec<InjectionFinding>) {
 fn cap_repetitions(hir: regex_syntax::hir::Hir) -> regex_syntax::hir::Hir {
     use regex_syntax::hir::{Capture, Hir, HirKind, Repetition};
     match hir.into_kind() {
-        HirKind::Repetition(rep) => Hir::repetition(Repetition {
-            max: Some(rep.max.unwrap_or(rep.min.max(MAX_REPEAT))),
-            sub: Box::new(cap_repetitions(*rep.sub)),
-            ..rep
-        }),
+        HirKind::Repetition(rep) => {
+            // A run of characters (`\w*`, `[!.\s]*`) is a word or punctuation; a
+            // repeated group is a phrase of words.
+            let cap = match rep.sub.kind() {
+                HirKind::Class(_) | HirKind::Literal(_) => MAX_CHAR_REPEAT,
+                _ => MAX_REPEAT,
+            };
+            Hir::repetition(Repetition {
+                max: Some(rep.max.unwrap_or(rep.min.max(cap))),
+                sub: Box::new(cap_repetitions(*rep.sub)),
+                ..rep
+            })
+        }
         HirKind::Capture(cap) => Hir::capture(Capture {
             sub: Box::new(cap_repetitions(*cap.sub)),
             ..cap

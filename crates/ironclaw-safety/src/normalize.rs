@@ -258,8 +258,11 @@ fn letter_bits(bytes: &[u8]) -> Vec<u64> {
     for chunk in bytes.chunks(64) {
         let mut bits = 0u64;
         for (k, part) in chunk.chunks(8).enumerate() {
-            let mut eight = [0u8; 8];
-            eight[..part.len()].copy_from_slice(part);
+            let eight: [u8; 8] = part.try_into().unwrap_or_else(|_| {
+                let mut padded = [0u8; 8];
+                padded[..part.len()].copy_from_slice(part);
+                padded
+            });
             // Lower-case every letter, then test 0x61 <= byte < 0x7B in each lane
             // through its high bit (ASCII lanes cannot carry into each other).
             let x = u64::from_le_bytes(eight) | (0x20 * LOW);
