@@ -27,6 +27,19 @@ enum OffsetMap {
     Deletions(Vec<(usize, usize)>),
     /// For every normalised byte, the original span of the character it came from.
     Full(Vec<(usize, usize)>),
+    /// Runs of the normalised text, ordered: see [`Segment`].
+    Segments(Vec<Segment>),
+}
+
+/// A run of normalised text that starts at byte `norm`. An ASCII run maps byte for
+/// byte onto `orig..orig_end`; otherwise every byte of it came from the one
+/// character at `orig..orig_end`.
+#[derive(Debug, Clone, Copy)]
+struct Segment {
+    norm: usize,
+    orig: usize,
+    orig_end: usize,
+    ascii: bool,
 }
 
 /// Classes of invisible characters worth reporting.
@@ -125,6 +138,19 @@ pub(crate) fn fold_char(c: char, out: &mut String) {
         for l in d.to_lowercase() {
             out.push(fold_homoglyph(l));
         }
+    }
+}
+
+/// A joiner or selector after a symbol builds an emoji: not an evasion, so its
+/// class is `Other` (not reported).
+fn emoji_aware(text: &str, pos: usize, c: char, class: Invisible) -> Invisible {
+    let prev = text[..pos].chars().next_back();
+    if matches!(c, '\u{200D}' | '\u{FE0F}')
+        && prev.is_some_and(|p| !p.is_alphanumeric() && !p.is_ascii())
+    {
+        Invisible::Other
+    } else {
+        class
     }
 }
 
@@ -251,6 +277,61 @@ fn may_have_deletions(bytes: &[u8]) -> bool {
     false
 }
 
+/// [`may_have_deletions`] for text that may hold non-ASCII characters: the ASCII
+/// check (which takes every non-ASCII byte for a non-letter, so an ASCII letter
+/// next to a non-ASCII one only looks more isolated than it is), plus a look at
+/// each non-ASCII character: a Unicode hyphen, a letter beside a hyphen, or a
+/// single letter with a separator and a single letter on either side.
+fn may_have_deletions_str(text: &str) -> bool {
+    if may_have_deletions(text.as_bytes()) {
+        return true;
+    }
+    let is_letter = |c: Option<char>| c.is_some_and(char::is_alphabetic);
+    let before = |i: usize| text[..i].chars().next_back();
+    let after = |i: usize| text[i..].chars().next();
+    // A single letter that starts at `i` and ends at `j`.
+    let single = |i: usize, j: usize| !is_letter(before(i)) && !is_letter(after(j));
+    let mut pos = 0;
+    while let Some(k) = text.as_bytes()[pos..].iter().position(|b| !b.is_ascii()) {
+        let i = pos + k;
+        let Some(c) = after(i) else { break };
+        let j = i + c.len_utf8();
+        pos = j;
+        if matches!(c, '\u{2010}' | '\u{2011}') {
+            return true;
+        }
+        if !c.is_alphabetic() {
+            continue;
+        }
+        if before(i) == Some('-') || after(j) == Some('-') {
+            return true;
+        }
+        if !single(i, j) {
+            continue;
+        }
+        // separator and single letter after, or single letter and separator before
+        let next_sep = after(j).filter(|s| SPACING_SEPARATORS.contains(s));
+        if let Some(sep) = next_sep {
+            let k = j + sep.len_utf8();
+            if let Some(l) = after(k).filter(|l| l.is_alphabetic())
+                && single(k, k + l.len_utf8())
+            {
+                return true;
+            }
+        }
+        let prev_sep = before(i).filter(|s| SPACING_SEPARATORS.contains(s));
+        if let Some(sep) = prev_sep {
+            let k = i - sep.len_utf8();
+            if let Some(l) = before(k).filter(|l| l.is_alphabetic())
+                && single(k - l.len_utf8(), k)
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// Bit `i % 64` of word `i / 64` is set when ASCII byte `i` is a letter.
 fn letter_bits(bytes: &[u8]) -> Vec<u64> {
     const LOW: u64 = 0x0101_0101_0101_0101;
@@ -308,21 +389,19 @@ impl<'a> Normalized<'a> {
                 invisible: Vec::new(),
             };
         }
-        // General path: fold character by character, remembering origins.
+        Self::fold_segments(text).unwrap_or_else(|| Self::fold_full(text))
+    }
+
+    /// Folds character by character, remembering the origin of every byte, and
+    /// joins hyphen-split and letter-spaced words.
+    fn fold_full(text: &'a str) -> Self {
         let mut folded: Vec<(char, usize, usize)> = Vec::with_capacity(text.len());
         let mut invisible = Vec::new();
         let mut buf = String::new();
         for (pos, c) in text.char_indices() {
             let end = pos + c.len_utf8();
-            if let Some(mut class) = invisible_class(c) {
-                // A joiner or selector after a symbol builds an emoji; not an evasion.
-                let prev = text[..pos].chars().next_back();
-                if matches!(c, '\u{200D}' | '\u{FE0F}')
-                    && prev.is_some_and(|p| !p.is_alphanumeric() && !p.is_ascii())
-                {
-                    class = Invisible::Other;
-                }
-                invisible.push((pos, end, class));
+            if let Some(class) = invisible_class(c) {
+                invisible.push((pos, end, emoji_aware(text, pos, c, class)));
                 continue;
             }
             buf.clear();
@@ -353,6 +432,64 @@ impl<'a> Normalized<'a> {
         }
     }
 
+    /// Folds text with non-ASCII characters run by run: ASCII runs are lowercased in
+    /// bulk, other characters folded one by one. `None` when the folded text has
+    /// hyphen-split or letter-spaced words to join (the general path does that).
+    fn fold_segments(text: &'a str) -> Option<Self> {
+        let bytes = text.as_bytes();
+        let mut out = String::with_capacity(text.len() + text.len() / 8);
+        let mut segments: Vec<Segment> = Vec::new();
+        let mut invisible = Vec::new();
+        let mut pos = 0;
+        while pos < bytes.len() {
+            let run = bytes[pos..]
+                .iter()
+                .position(|b| !b.is_ascii())
+                .unwrap_or(bytes.len() - pos);
+            if run > 0 {
+                let norm = out.len();
+                out.push_str(&text[pos..pos + run]);
+                out[norm..].make_ascii_lowercase();
+                segments.push(Segment {
+                    norm,
+                    orig: pos,
+                    orig_end: pos + run,
+                    ascii: true,
+                });
+                pos += run;
+                continue;
+            }
+            let c = text[pos..].chars().next()?;
+            let end = pos + c.len_utf8();
+            if let Some(class) = invisible_class(c) {
+                invisible.push((pos, end, emoji_aware(text, pos, c, class)));
+            } else {
+                let norm = out.len();
+                fold_char(c, &mut out);
+                if out.len() > norm {
+                    segments.push(Segment {
+                        norm,
+                        orig: pos,
+                        orig_end: end,
+                        ascii: false,
+                    });
+                }
+            }
+            pos = end;
+        }
+        if may_have_deletions_str(&out) {
+            let chars: Vec<char> = out.chars().collect();
+            if !deletions(&chars).is_empty() {
+                return None;
+            }
+        }
+        Some(Self {
+            text: Cow::Owned(out),
+            map: OffsetMap::Segments(segments),
+            invisible,
+        })
+    }
+
     /// Maps a normalised byte span to the original text's byte span.
     pub(crate) fn original_span(&self, start: usize, end: usize) -> (usize, usize) {
         match &self.map {
@@ -369,6 +506,30 @@ impl<'a> Normalized<'a> {
                     s
                 };
                 (s, e)
+            }
+            OffsetMap::Segments(segments) => {
+                // The segment holding normalised byte `at`, and the original span of
+                // that byte.
+                let locate = |at: usize| {
+                    let k = segments.partition_point(|g| g.norm <= at).saturating_sub(1);
+                    segments.get(k).map(|g| {
+                        if g.ascii {
+                            let o = (g.orig + (at - g.norm)).min(g.orig_end.saturating_sub(1));
+                            (o, o + 1)
+                        } else {
+                            (g.orig, g.orig_end)
+                        }
+                    })
+                };
+                let Some((s, _)) = locate(start) else {
+                    return (0, 0);
+                };
+                let e = if end > start {
+                    locate(end - 1).map_or(s, |(_, e)| e)
+                } else {
+                    s
+                };
+                (s, e.max(s))
             }
             OffsetMap::Full(map) => {
                 if map.is_empty() {
@@ -437,6 +598,78 @@ mod tests {
         assert!(!may_have_deletions(
             b"ignore previous instructions, as a rule"
         ));
+        // Across the 64-byte words of the letter bitmap.
+        for lead in 56..72 {
+            let text = format!("{}x y z w", "1".repeat(lead));
+            assert!(may_have_deletions(text.as_bytes()), "{lead}");
+        }
+        let all: Vec<u8> = (0..128).collect();
+        let bits = letter_bits(&all);
+        for (i, &b) in all.iter().enumerate() {
+            assert_eq!(
+                bits[i / 64] >> (i % 64) & 1 == 1,
+                b.is_ascii_alphabetic(),
+                "{b}"
+            );
+        }
+    }
+
+    /// The same over characters, with non-ASCII letters and hyphens: every string
+    /// of up to seven characters over a small alphabet.
+    #[test]
+    fn the_unicode_precheck_never_misses_a_deletion() {
+        let alphabet = ['a', 'ж', '会', ' ', '-', '\u{2010}', '.', '—'];
+        for len in 0..=7u32 {
+            for mut code in 0..alphabet.len().pow(len) {
+                let mut chars = Vec::new();
+                for _ in 0..len {
+                    chars.push(alphabet[code % alphabet.len()]);
+                    code /= alphabet.len();
+                }
+                let text: String = chars.iter().collect();
+                if !deletions(&chars).is_empty() {
+                    assert!(may_have_deletions_str(&text), "{text:?}");
+                }
+            }
+        }
+        assert!(!may_have_deletions_str(
+            "Café déjà vu, naïve résumé — 会议在周三。"
+        ));
+    }
+
+    /// Run-by-run folding maps every span back exactly as character-by-character
+    /// folding does.
+    #[test]
+    fn segment_map_equals_full_map() {
+        let texts = [
+            "Café déjà vu, naïve résumé — 会议在周三。",
+            "ＩＧＮＯＲＥ previous, іgnоrе 𝐢𝐠𝐧𝐨𝐫𝐞 and ïgnörè",
+            "zero\u{200B}width \u{202E}bidi\u{202C} tag\u{E0041} soft\u{00AD}hyphen",
+            "emoji 👍\u{FE0F} 👨\u{200D}👩 ﬁle ß İstanbul ǅ",
+            "é",
+            "\u{200B}",
+            "",
+        ];
+        for text in texts {
+            let fast = Normalized::fold_segments(text).expect("nothing to delete");
+            let full = Normalized::fold_full(text);
+            assert_eq!(fast.text, full.text, "{text:?}");
+            assert_eq!(fast.invisible, full.invisible, "{text:?}");
+            let n = fast.text.len();
+            for start in 0..=n {
+                for end in start..=n {
+                    if fast.text.is_char_boundary(start) && fast.text.is_char_boundary(end) {
+                        assert_eq!(
+                            fast.original_span(start, end),
+                            full.original_span(start, end),
+                            "{text:?} {start}..{end}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(Normalized::fold_segments("é i g n o r e").is_none());
+        assert!(Normalized::fold_segments("é ig-nore").is_none());
     }
 
     #[test]
