@@ -20,7 +20,7 @@ pub const MIN_SECRET_LEN: usize = 8;
 /// require next.
 const TOKEN_BYTES: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.~+/=";
 /// Most registered-secret gram offsets per encoded form (bounds the sampling step).
-const MAX_STEP: usize = 16;
+const MAX_STEP: usize = 32;
 /// Most gram entries for registered secrets; beyond it the sampling step shrinks.
 const MAX_SECRET_GRAMS: usize = 4 << 20;
 
@@ -187,7 +187,7 @@ pub struct LeakDetector {
     /// Folded three-byte grams of every anchor → `anchor << 1 | offset`.
     anchor_grams: Option<AnchorSampler>,
     variants: Vec<Variant>,
-    /// Grams of the registered secrets' forms → `variant << 4 | offset`.
+    /// Grams of the registered secrets' forms → `variant << 5 | offset`.
     secret_grams: Option<GramSet>,
     secret_q: usize,
     secret_step: usize,
@@ -295,7 +295,7 @@ impl LeakDetector {
             for (vid, v) in variants_out.iter().enumerate() {
                 for offset in 0..secret_step {
                     let gram = gram::pack(&v.bytes[offset..offset + secret_q]);
-                    entries.push((gram, (vid as u32) << 4 | offset as u32));
+                    entries.push((gram, (vid as u32) << 5 | offset as u32));
                 }
             }
             GramSet::new(entries)
@@ -435,8 +435,8 @@ impl LeakDetector {
             }
         } else if let Some(set) = &self.secret_grams {
             gram::sampled_hits(set, hay, self.secret_q, self.secret_step, |at, value| {
-                if let Some(start) = at.checked_sub((value & 15) as usize) {
-                    on_form(start, (value >> 4) as usize);
+                if let Some(start) = at.checked_sub((value & 31) as usize) {
+                    on_form(start, (value >> 5) as usize);
                 }
             });
         }
@@ -732,11 +732,24 @@ mod tests {
     /// encodings at every alignment.
     #[test]
     fn prefilters_equal_exhaustive_search() {
-        let secrets = ["hunter2-but-longer", "Zx9!kQ_7pL#2", "0123456789abcdef0123"];
-        let d = LeakDetector::builder()
-            .known_secrets(secrets)
-            .build()
-            .unwrap();
+        // Short secrets sample four-byte grams at small steps; long ones eight-byte
+        // grams at the largest step.
+        let short: &[&str] = &["hunter2-but-longer", "Zx9!kQ_7pL#2", "0123456789abcdef0123"];
+        let long: &[&str] = &[
+            "s3cr3t-0123456789abcdef-0123456789abcdef-xyz",
+            "a much longer registered secret value, with spaces!",
+        ];
+        for secrets in [short, long] {
+            let d = LeakDetector::builder()
+                .known_secrets(secrets)
+                .build()
+                .unwrap();
+            assert_eq!(d.secret_q, if secrets == long { 8 } else { 4 });
+            check_prefilters(&d, secrets);
+        }
+    }
+
+    fn check_prefilters(d: &LeakDetector, secrets: &[&str]) {
         let mut pieces: Vec<Vec<u8>> = Vec::new();
         for spec in BUILTIN {
             for a in spec.anchors {
@@ -770,8 +783,8 @@ mod tests {
                 }
                 hay.extend_from_slice(&pieces[rng.below(pieces.len())]);
             }
-            let fast = findings(&d, &hay, false);
-            let slow = findings(&d, &hay, true);
+            let fast = findings(d, &hay, false);
+            let slow = findings(d, &hay, true);
             assert_eq!(
                 fast,
                 slow,
