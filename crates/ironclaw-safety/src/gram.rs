@@ -1,20 +1,19 @@
-//! Hashed n-gram prefilters: the leak detector's first pass over the text.
+//! Sampled n-gram prefilters: the scanners' first pass over the text.
 //!
-//! A [`GramSet`] holds short byte strings (grams of at most eight bytes, packed into
-//! a `u64`) with a value each. A bitmap of hashed grams answers "certainly not here"
-//! for almost every position of clean text at the cost of one multiply and one
-//! memory read; the rare positions that pass look the gram up exactly.
+//! Neither scanner looks at every byte of clean text. Both read short grams at
+//! sampled positions and test them against a bitmap; only the rare samples that
+//! pass are looked up exactly, and every hit is verified against the whole literal.
 //!
-//! Two scans use it:
-//!
-//! - [`anchor_hits`]: every position of the text, the four bytes there folded to
-//!   lower case, against the first four bytes of every pattern anchor (anchors
-//!   shorter than four bytes are entered once for each byte that may follow them).
-//! - [`sampled_hits`]: registered secrets. Every encoded form is at least `min_len`
-//!   bytes long, so with grams of `q` bytes taken only at every `step = min_len - q +
-//!   1`-th position of the text, one sampled gram lies inside the first `min_len`
-//!   bytes of any occurrence, at an offset below `step`. Each form is entered at the
-//!   offsets `0..step`, and the text is read at one position in `step`.
+//! - [`AnchorSampler`]: pattern anchors (leak detector) and rule triggers
+//!   (injection scanner), matched ASCII-case-insensitively. Three folded bytes are
+//!   read at every second position; each literal is entered at offsets 0 and 1, so
+//!   it is seen wherever it starts. The bitmap has one bit for each possible
+//!   three-byte value: one shift, one load and one bit test per sample.
+//! - [`GramSet`] with [`sampled_hits`]: registered secrets, matched exactly. Every
+//!   encoded form is at least `min_len` bytes long, so with grams of `q` bytes taken
+//!   only at every `step = min_len - q + 1`-th position, one sampled gram lies
+//!   inside the first `min_len` bytes of any occurrence, at an offset below `step`.
+//!   Each form is entered at the offsets `0..step`, behind a two-hash Bloom filter.
 
 /// Grams with their values, and two bitmaps of their hashes (a Bloom filter with
 /// two hash functions, one bitmap each).
@@ -117,11 +116,12 @@ const FOLD: u64 = 0x2020_2020_2020_2020;
 /// An anchor starting at an even position has its first three bytes sampled; one
 /// starting at an odd position has the three bytes after its first. So each anchor
 /// is entered twice, at offsets 0 and 1 ([`AnchorSampler::new`] takes the grams),
-/// and the text is read at half its positions. A fixed-size two-hash Bloom filter
-/// answers for almost every sample without a lookup.
+/// and the text is read at half its positions. The bitmap of all 2^24 gram values
+/// (2 MiB of address space, of which only the pages of grams that occur are ever
+/// touched) answers for almost every sample without a lookup.
 pub(crate) struct AnchorSampler {
-    first: Box<[u64; ANCHOR_WORDS]>,
-    second: Box<[u64; ANCHOR_WORDS]>,
+    /// One bit per possible three-byte gram (2 MiB): set when the gram was entered.
+    grams: Box<[u64; GRAM_WORDS]>,
     values: std::collections::HashMap<u32, Vec<SampleEntry>, BuildGramHasher>,
 }
 
@@ -135,18 +135,10 @@ pub(crate) struct SampleEntry {
     pub(crate) check: Option<(isize, u8)>,
 }
 
-/// log2 of the bits in each anchor bitmap (32 KiB each).
-const ANCHOR_LOG2: u32 = 18;
-const ANCHOR_WORDS: usize = (1 << ANCHOR_LOG2) / 64;
-const ANCHOR_MUL_A: u32 = 0x9E37_79B1;
-const ANCHOR_MUL_B: u32 = 0x85EB_CA77;
+/// Words of the gram bitmap: one bit for each of the 2^24 three-byte values.
+const GRAM_WORDS: usize = (1 << 24) / 64;
 /// The low three bytes of a packed gram.
 const GRAM3: u64 = 0xFF_FFFF;
-
-#[inline(always)]
-fn anchor_slot(gram: u32, mul: u32) -> usize {
-    (gram.wrapping_mul(mul) >> (32 - ANCHOR_LOG2)) as usize
-}
 
 /// Folds three bytes the way the sampler folds the text (see [`FOLD`]).
 pub(crate) fn fold3(bytes: [u8; 3]) -> u32 {
@@ -156,37 +148,27 @@ pub(crate) fn fold3(bytes: [u8; 3]) -> u32 {
 impl AnchorSampler {
     /// Builds the sampler from [`fold3`] grams and their entries.
     pub(crate) fn new(entries: Vec<(u32, SampleEntry)>) -> Self {
-        let mut first = Box::new([0u64; ANCHOR_WORDS]);
-        let mut second = Box::new([0u64; ANCHOR_WORDS]);
+        let mut grams: Box<[u64; GRAM_WORDS]> = vec![0u64; GRAM_WORDS]
+            .into_boxed_slice()
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("the vector has GRAM_WORDS words"));
         let mut values: std::collections::HashMap<u32, Vec<SampleEntry>, BuildGramHasher> =
             std::collections::HashMap::default();
         for (gram, value) in entries {
-            let (a, b) = (
-                anchor_slot(gram, ANCHOR_MUL_A),
-                anchor_slot(gram, ANCHOR_MUL_B),
-            );
-            first[(a >> 6) % ANCHOR_WORDS] |= 1 << (a & 63);
-            second[(b >> 6) % ANCHOR_WORDS] |= 1 << (b & 63);
+            let g = gram as usize;
+            grams[(g >> 6) % GRAM_WORDS] |= 1 << (g & 63);
             let list = values.entry(gram).or_default();
             if !list.contains(&value) {
                 list.push(value);
             }
         }
-        Self {
-            first,
-            second,
-            values,
-        }
+        Self { grams, values }
     }
 
     #[inline(always)]
     fn visit(&self, hay: &[u8], gram: u32, at: usize, hit: &mut impl FnMut(usize, u32)) {
-        let a = anchor_slot(gram, ANCHOR_MUL_A);
-        if self.first[(a >> 6) % ANCHOR_WORDS] & (1 << (a & 63)) == 0 {
-            return;
-        }
-        let b = anchor_slot(gram, ANCHOR_MUL_B);
-        if self.second[(b >> 6) % ANCHOR_WORDS] & (1 << (b & 63)) == 0 {
+        let g = gram as usize;
+        if self.grams[(g >> 6) % GRAM_WORDS] & (1 << (g & 63)) == 0 {
             return;
         }
         if let Some(list) = self.values.get(&gram) {
