@@ -131,8 +131,9 @@ pub(crate) struct AnchorSampler {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SampleEntry {
     pub(crate) value: u32,
-    /// Position of the byte relative to the sample, and its folded value.
-    pub(crate) check: Option<(isize, u8)>,
+    /// Position of the byte relative to the sample (added with wrapping, so
+    /// `usize::MAX` is the byte before it), and its folded value.
+    pub(crate) check: Option<(usize, u8)>,
 }
 
 /// Words of the gram bitmap: one bit for each of the 2^24 three-byte values.
@@ -173,14 +174,10 @@ impl AnchorSampler {
         }
         if let Some(list) = self.values.get(&gram) {
             for e in list {
-                if let Some((rel, byte)) = e.check {
-                    let folded = at
-                        .checked_add_signed(rel)
-                        .and_then(|p| hay.get(p).copied())
-                        .map(|b| b | 0x20);
-                    if folded != Some(byte) {
-                        continue;
-                    }
+                if let Some((rel, byte)) = e.check
+                    && hay.get(at.wrapping_add(rel)).map(|b| b | 0x20) != Some(byte)
+                {
+                    continue;
                 }
                 hit(at, e.value);
             }
@@ -258,7 +255,7 @@ pub(crate) fn sampler_entries<'a>(
             // (one before the sample) at offset 1.
             let check = match offset {
                 0 => literal.get(3).map(|&b| (3, b | 0x20)),
-                _ => literal.first().map(|&b| (-1, b | 0x20)),
+                _ => literal.first().map(|&b| (usize::MAX, b | 0x20)),
             };
             let value = (index as u32) << 1 | offset as u32;
             for g in grams {

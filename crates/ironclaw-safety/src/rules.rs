@@ -275,7 +275,7 @@ pub(crate) const RULES: &[Rule] = &[
     ),
     cue!(
         "cue.profanity",
-        ["swear", "curse", "profan"],
+        ["swear", "curse", "cursing", "profan"],
         r"\b(swear(ing|s)?|curse words|cursing|profanity|profane)\b"
     ),
     cue!(
@@ -313,7 +313,7 @@ pub(crate) const RULES: &[Rule] = &[
         "rm.act_as_unrestricted",
         RoleManipulation,
         High,
-        ["act as", "act like", "acting as"],
+        ["act as", "act like", "acting as", "acting like"],
         r"\bact(ing)? (as|like) (an? |the |my )?(unrestricted|unfiltered|uncensored|evil|jailbroken|amoral|unethical|unbound|rogue|malicious|dan\b|immoral|unhinged)|\bact(ing)? as if you (have no|are not (bound|restricted|limited)|were not (bound|restricted)|had no|are free|don't have any (rules|restrictions|limits|filters))"
     ),
     rule!(
@@ -458,7 +458,14 @@ pub(crate) const RULES: &[Rule] = &[
         "jb.no_rules_plain",
         Jailbreak,
         Low,
-        ["restrict", "filter", "censor", "limitation", "rules"],
+        [
+            "restrict",
+            "filter",
+            "censor",
+            "limitation",
+            "limits",
+            "rules"
+        ],
         r"\b(without|no|free of|not bound by|no longer bound by|has no|have no|ignores?|bypass(es)?) (any |all |the |its |their |your )*(restrictions|filters|censorship|limitations|limits|rules)\b"
     ),
     rule!(
@@ -473,7 +480,10 @@ pub(crate) const RULES: &[Rule] = &[
             "disclaimer",
             "unable",
             "can't",
-            "cannot"
+            "cannot",
+            "reject",
+            "remind",
+            "mention"
         ],
         r"\b(never|do not|don't|dont|must not|mustn't|will not|won't|shall not|cannot|can't|not allowed to|are not to) (ever |be able to )?(refuse|decline|reject|say (that )?(you )?(can't|cannot|are unable|are not able)|apologi[sz]e|add (any )?(warnings?|disclaimers?|notes)|include (any )?(warnings?|disclaimers?|moral)|remind (me|the user) (about|of|that)|mention (that )?(it|this) is (illegal|unethical|immoral|harmful))"
     ),
