@@ -682,14 +682,21 @@ pub(crate) async fn resolve(
     host: &str,
     port: u16,
 ) -> Result<Vec<SocketAddr>, Resolution> {
+    // An IP literal needs no lookup: it is checked right here, which spares the
+    // request two hand-offs to and from a blocking thread.
+    if let Some(ip) = ip_literal(host) {
+        if shared.config.allow_private_addresses_unsafe {
+            return Ok(vec![SocketAddr::new(ip, port)]);
+        }
+        return match shared.ssrf.check_ip(ip) {
+            Ok(()) => Ok(vec![SocketAddr::new(ip, port)]),
+            Err(denied) => Err(Resolution::Denied(denied)),
+        };
+    }
     let worker_shared = Arc::clone(shared);
     let host_owned = host.to_owned();
     let lookup = tokio::task::spawn_blocking(move || {
         if worker_shared.config.allow_private_addresses_unsafe {
-            let literal = host_owned.trim_matches(['[', ']']);
-            if let Ok(ip) = literal.parse::<std::net::IpAddr>() {
-                return Ok(vec![SocketAddr::new(ip, port)]);
-            }
             return worker_shared
                 .resolver
                 .resolve(&host_owned, port)
@@ -713,6 +720,15 @@ pub(crate) async fn resolve(
         }
         Ok(Ok(result)) => result,
     }
+}
+
+/// The address `host` spells as an IP literal (`[v6]` with or without brackets).
+fn ip_literal(host: &str) -> Option<std::net::IpAddr> {
+    let literal = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    literal.parse().ok()
 }
 
 /// Why a name could not be turned into addresses to connect to.
