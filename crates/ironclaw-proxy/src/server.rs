@@ -238,26 +238,66 @@ impl Proxy {
             .map_err(|source| ProxyError::Bind { addr, source })
     }
 
+    /// Binds the configured address without a runtime, for
+    /// [`Proxy::serve_on_threads`].
+    pub fn bind_std(&self) -> Result<std::net::TcpListener, ProxyError> {
+        let addr = self.shared.config.listen;
+        std::net::TcpListener::bind(addr).map_err(|source| ProxyError::Bind { addr, source })
+    }
+
     /// Serves connections from `listener` until the task is dropped or the listener
     /// fails.
+    ///
+    /// Connections are spawned on the current runtime. On a multi-thread runtime a
+    /// request may hop between worker threads (client side, upstream side); for the
+    /// lowest latency see [`Proxy::serve_on_threads`].
     pub async fn serve(&self, listener: TcpListener) -> Result<(), ProxyError> {
         loop {
             let (stream, peer) = listener.accept().await.map_err(ProxyError::Accept)?;
-            let Ok(permit) = Arc::clone(&self.shared.connections).try_acquire_owned() else {
-                tracing::warn!(%peer, "connection limit reached; refusing the connection");
-                tokio::spawn(refuse_connection(stream));
+            let Some(permit) = self.admit(stream, peer) else {
                 continue;
             };
             let shared = Arc::clone(&self.shared);
-            tokio::spawn(async move {
-                serve_connection(shared, stream, peer).await;
-                drop(permit);
-            });
+            tokio::spawn(serve_connection(shared, permit.stream, peer, permit.permit));
         }
+    }
+
+    /// Takes a connection slot for an accepted connection, or refuses the connection
+    /// (with `503`, on a task of its own) when the proxy is at its connection limit.
+    pub(crate) fn admit(&self, stream: TcpStream, peer: SocketAddr) -> Option<Admitted> {
+        match Arc::clone(&self.shared.connections).try_acquire_owned() {
+            Ok(permit) => Some(Admitted { stream, permit }),
+            Err(_) => {
+                tracing::warn!(%peer, "connection limit reached; refusing the connection");
+                tokio::spawn(refuse_connection(stream));
+                None
+            }
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 }
 
-async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+/// An accepted connection and the slot it holds under the proxy's connection limit.
+pub(crate) struct Admitted {
+    pub(crate) stream: TcpStream,
+    pub(crate) permit: OwnedSemaphorePermit,
+}
+
+/// Serves one client connection to its end; the connection slot is released then.
+pub(crate) async fn serve_connection(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    permit: OwnedSemaphorePermit,
+) {
+    serve_requests(shared, stream, peer).await;
+    drop(permit);
+}
+
+async fn serve_requests(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let io = TokioIo::new(stream);
     // The job the connection last authenticated as, so that a request hyper refuses
