@@ -2,6 +2,7 @@
 //! trying rules and for tests.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -58,6 +59,10 @@ struct ServeArgs {
     /// reachable. For tests only: it lets clients reach services on this host.
     #[arg(long)]
     allow_private_for_testing: bool,
+    /// Threads serving connections, each with the connections it was given (default:
+    /// one per CPU).
+    #[arg(long, value_name = "N")]
+    threads: Option<NonZeroUsize>,
 }
 
 pub(crate) fn run(home: &Home, args: ProxyArgs) -> Result<ExitCode> {
@@ -104,21 +109,22 @@ fn run_serve(home: &Home, args: ServeArgs) -> Result<ExitCode> {
     if args.allow_private_for_testing {
         eprintln!("ironclaw: warning: --allow-private-for-testing: SSRF address rules are OFF");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
-        let listener = proxy.bind().await?;
-        let addr = listener
-            .local_addr()
-            .context("cannot read the bound address")?;
-        // Scripts wait for this line to know the proxy is up and where.
-        println!("listening on {addr}");
-        tokio::select! {
-            served = proxy.serve(listener) => served.map_err(anyhow::Error::from),
-            _ = tokio::signal::ctrl_c() => Ok(()),
+    let threads = args
+        .threads
+        .or_else(|| std::thread::available_parallelism().ok())
+        .unwrap_or(NonZeroUsize::MIN);
+    let listener = proxy.bind_std()?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    // Scripts wait for this line to know the proxy is up and where.
+    println!("listening on {addr}");
+    let interrupted = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            eprintln!("ironclaw: warning: cannot wait for Ctrl-C: {err}");
+            std::future::pending::<()>().await;
         }
-    })?;
+    };
+    proxy.serve_on_threads(listener, threads, interrupted)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -43,4 +43,7 @@ pub enum ProxyError {
     /// Accepting a connection failed.
     #[error("cannot accept a connection")]
     Accept(#[source] io::Error),
+    /// A serving thread or its tokio runtime could not be started.
+    #[error("cannot start a proxy serving thread")]
+    Runtime(#[source] io::Error),
 }

@@ -12,7 +12,6 @@ use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use ironclaw_safety::LeakDetector;
 use ironclaw_secrets::{SecretValue, apply_credential};
@@ -20,6 +19,7 @@ use ironclaw_secrets::{SecretValue, apply_credential};
 use crate::coding::{Coding, DecodeError, content_coding, decode, transfer_coding_is_plain};
 use crate::headers::{check_framing, strip_hop_by_hop};
 use crate::job::{JobState, normalized};
+use crate::pool::Upstream;
 use crate::server::{
     ProxyBody, Shared, allowed_rule, audit_leak, audit_resource, authority_port, connect_checked,
     deny, deny_resolution, deny_violation, proxy_auth_required, resolve, text_response, violation,
@@ -214,7 +214,7 @@ pub(crate) async fn handle(
     }
     let pooled = take_pooled(shared, job, &addrs).await;
     let reused = pooled.is_some();
-    let (mut sender, mut addr) = match pooled {
+    let (mut upstream, mut addr) = match pooled {
         Some(pooled) => pooled,
         None => match open_upstream(shared, &addrs).await {
             Ok(opened) => opened,
@@ -224,7 +224,7 @@ pub(crate) async fn handle(
     job.count_allowed();
     job.bytes_up.fetch_add(body.len() as u64, Ordering::Relaxed);
     let timeout = shared.config.timeouts.response;
-    let mut sent = tokio::time::timeout(timeout, sender.try_send_request(build())).await;
+    let mut sent = tokio::time::timeout(timeout, upstream.sender.try_send_request(build())).await;
     if reused && let Ok(Err(failed)) = &mut sent {
         // The pooled connection was closed by the upstream while idle. Once more on a
         // fresh connection to a checked address, but only when the request never
@@ -232,13 +232,13 @@ pub(crate) async fn handle(
         // body. A POST the upstream may have received is never sent again.
         let unsent = failed.take_message().is_some();
         if unsent || may_resend(&head.method, &body) {
-            (sender, addr) = match open_upstream(shared, &addrs).await {
+            (upstream, addr) = match open_upstream(shared, &addrs).await {
                 Ok(opened) => opened,
                 Err(why) => {
                     return deny(shared, job, &host_port, StatusCode::BAD_GATEWAY, &why).await;
                 }
             };
-            sent = tokio::time::timeout(timeout, sender.try_send_request(build())).await;
+            sent = tokio::time::timeout(timeout, upstream.sender.try_send_request(build())).await;
         }
     }
     let response = match sent {
@@ -261,7 +261,7 @@ pub(crate) async fn handle(
         let body = ReturnToPool {
             inner: body,
             job: Arc::clone(job),
-            slot: Some((Arc::clone(shared), addr, sender)),
+            slot: Some((Arc::clone(shared), addr, upstream)),
         }
         .boxed();
         return Response::from_parts(parts, body);
@@ -307,7 +307,7 @@ pub(crate) async fn handle(
     };
     job.bytes_down
         .fetch_add(body.len() as u64, Ordering::Relaxed);
-    shared.pool.put(job, addr, sender);
+    shared.pool.put(job, addr, upstream);
     let body = if coding == Coding::Identity {
         body
     } else {
@@ -365,14 +365,14 @@ async fn take_pooled(
     shared: &Shared,
     job: &JobState,
     addrs: &[std::net::SocketAddr],
-) -> Option<(SendRequest<Full<Bytes>>, std::net::SocketAddr)> {
+) -> Option<(Upstream, std::net::SocketAddr)> {
     for addr in addrs {
-        while let Some(mut sender) = shared.pool.take(job, *addr) {
+        while let Some(mut upstream) = shared.pool.take(job, *addr) {
             // A released connection turns ready as soon as its task has seen the end
             // of the previous response; one that does not within a moment is dropped.
-            let ready = tokio::time::timeout(POOL_READY_WAIT, sender.ready()).await;
+            let ready = tokio::time::timeout(POOL_READY_WAIT, upstream.sender.ready()).await;
             if matches!(ready, Ok(Ok(()))) {
-                return Some((sender, *addr));
+                return Some((upstream, *addr));
             }
         }
     }
@@ -388,13 +388,13 @@ const POOL_READY_WAIT: std::time::Duration = std::time::Duration::from_millis(50
 struct ReturnToPool {
     inner: Incoming,
     job: Arc<JobState>,
-    slot: Option<(Arc<Shared>, std::net::SocketAddr, SendRequest<Full<Bytes>>)>,
+    slot: Option<(Arc<Shared>, std::net::SocketAddr, Upstream)>,
 }
 
 impl ReturnToPool {
     fn release(&mut self) {
-        if let Some((shared, addr, sender)) = self.slot.take() {
-            shared.pool.put(&self.job, addr, sender);
+        if let Some((shared, addr, upstream)) = self.slot.take() {
+            shared.pool.put(&self.job, addr, upstream);
         }
     }
 }
@@ -426,8 +426,8 @@ impl hyper::body::Body for ReturnToPool {
                 }
             }
             std::task::Poll::Ready(None) => {
-                if let Some((shared, addr, sender)) = self.slot.take() {
-                    shared.pool.put(&self.job, addr, sender);
+                if let Some((shared, addr, upstream)) = self.slot.take() {
+                    shared.pool.put(&self.job, addr, upstream);
                 }
             }
             std::task::Poll::Ready(Some(Err(_))) => self.slot = None,
@@ -450,7 +450,7 @@ impl hyper::body::Body for ReturnToPool {
 async fn open_upstream(
     shared: &Shared,
     addrs: &[std::net::SocketAddr],
-) -> Result<(SendRequest<Full<Bytes>>, std::net::SocketAddr), String> {
+) -> Result<(Upstream, std::net::SocketAddr), String> {
     let (stream, addr) = connect_checked(shared, addrs).await?;
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
@@ -458,7 +458,7 @@ async fn open_upstream(
     tokio::spawn(async move {
         let _ = connection.await;
     });
-    Ok((sender, addr))
+    Ok((Upstream::new(sender), addr))
 }
 
 /// The kinds of leak found in the request line, headers and body, if any.

@@ -5,7 +5,10 @@
 //! # Main types
 //!
 //! - [`Proxy`], built with [`Proxy::builder`] from an audit log, serves HTTP/1.1:
-//!   absolute-form `http://` requests and `CONNECT` tunnels for HTTPS.
+//!   absolute-form `http://` requests and `CONNECT` tunnels for HTTPS, either on a
+//!   tokio runtime of the caller's ([`Proxy::serve`]) or on threads of its own, one
+//!   single-threaded runtime each, so a connection's work never changes threads
+//!   ([`Proxy::serve_on_threads`], the lower-latency choice).
 //! - [`JobGrant`] is what one sandboxed job may do: the hosts it may reach
 //!   ([`NetworkAllowlist`] of `HOST[:PORT]` rules) and the credentials the proxy
 //!   injects into its plain-HTTP requests. [`Proxy::add_job`] binds a grant to a
@@ -96,6 +99,7 @@ mod rate;
 mod server;
 mod suspend;
 mod tunnel;
+mod workers;
 
 pub use config::{Limits, Preset, ProxyConfig, Timeouts, parse_extra_domains};
 pub use error::ProxyError;

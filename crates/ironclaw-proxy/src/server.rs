@@ -238,26 +238,66 @@ impl Proxy {
             .map_err(|source| ProxyError::Bind { addr, source })
     }
 
+    /// Binds the configured address without a runtime, for
+    /// [`Proxy::serve_on_threads`].
+    pub fn bind_std(&self) -> Result<std::net::TcpListener, ProxyError> {
+        let addr = self.shared.config.listen;
+        std::net::TcpListener::bind(addr).map_err(|source| ProxyError::Bind { addr, source })
+    }
+
     /// Serves connections from `listener` until the task is dropped or the listener
     /// fails.
+    ///
+    /// Connections are spawned on the current runtime. On a multi-thread runtime a
+    /// request may hop between worker threads (client side, upstream side); for the
+    /// lowest latency see [`Proxy::serve_on_threads`].
     pub async fn serve(&self, listener: TcpListener) -> Result<(), ProxyError> {
         loop {
             let (stream, peer) = listener.accept().await.map_err(ProxyError::Accept)?;
-            let Ok(permit) = Arc::clone(&self.shared.connections).try_acquire_owned() else {
-                tracing::warn!(%peer, "connection limit reached; refusing the connection");
-                tokio::spawn(refuse_connection(stream));
+            let Some(permit) = self.admit(stream, peer) else {
                 continue;
             };
             let shared = Arc::clone(&self.shared);
-            tokio::spawn(async move {
-                serve_connection(shared, stream, peer).await;
-                drop(permit);
-            });
+            tokio::spawn(serve_connection(shared, permit.stream, peer, permit.permit));
         }
+    }
+
+    /// Takes a connection slot for an accepted connection, or refuses the connection
+    /// (with `503`, on a task of its own) when the proxy is at its connection limit.
+    pub(crate) fn admit(&self, stream: TcpStream, peer: SocketAddr) -> Option<Admitted> {
+        match Arc::clone(&self.shared.connections).try_acquire_owned() {
+            Ok(permit) => Some(Admitted { stream, permit }),
+            Err(_) => {
+                tracing::warn!(%peer, "connection limit reached; refusing the connection");
+                tokio::spawn(refuse_connection(stream));
+                None
+            }
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 }
 
-async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+/// An accepted connection and the slot it holds under the proxy's connection limit.
+pub(crate) struct Admitted {
+    pub(crate) stream: TcpStream,
+    pub(crate) permit: OwnedSemaphorePermit,
+}
+
+/// Serves one client connection to its end; the connection slot is released then.
+pub(crate) async fn serve_connection(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    permit: OwnedSemaphorePermit,
+) {
+    serve_requests(shared, stream, peer).await;
+    drop(permit);
+}
+
+async fn serve_requests(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let io = TokioIo::new(stream);
     // The job the connection last authenticated as, so that a request hyper refuses
@@ -682,14 +722,21 @@ pub(crate) async fn resolve(
     host: &str,
     port: u16,
 ) -> Result<Vec<SocketAddr>, Resolution> {
+    // An IP literal needs no lookup: it is checked right here, which spares the
+    // request two hand-offs to and from a blocking thread.
+    if let Some(ip) = ip_literal(host) {
+        if shared.config.allow_private_addresses_unsafe {
+            return Ok(vec![SocketAddr::new(ip, port)]);
+        }
+        return match shared.ssrf.check_ip(ip) {
+            Ok(()) => Ok(vec![SocketAddr::new(ip, port)]),
+            Err(denied) => Err(Resolution::Denied(denied)),
+        };
+    }
     let worker_shared = Arc::clone(shared);
     let host_owned = host.to_owned();
     let lookup = tokio::task::spawn_blocking(move || {
         if worker_shared.config.allow_private_addresses_unsafe {
-            let literal = host_owned.trim_matches(['[', ']']);
-            if let Ok(ip) = literal.parse::<std::net::IpAddr>() {
-                return Ok(vec![SocketAddr::new(ip, port)]);
-            }
             return worker_shared
                 .resolver
                 .resolve(&host_owned, port)
@@ -713,6 +760,15 @@ pub(crate) async fn resolve(
         }
         Ok(Ok(result)) => result,
     }
+}
+
+/// The address `host` spells as an IP literal (`[v6]` with or without brackets).
+fn ip_literal(host: &str) -> Option<std::net::IpAddr> {
+    let literal = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    literal.parse().ok()
 }
 
 /// Why a name could not be turned into addresses to connect to.

@@ -87,28 +87,35 @@ fn get_via(proxy: &str, url: &str) -> (u16, String) {
 
 #[test]
 fn serve_allows_the_allow_list_and_audits_the_rest() {
-    let home = tempfile::tempdir().unwrap();
-    let port = upstream();
-    let served = serve(
-        home.path(),
-        &[
-            "--allow",
-            &format!("127.0.0.1:{port}"),
-            "--allow-private-for-testing",
-        ],
-    );
-    let (status, text) = get_via(&served.addr, &format!("http://127.0.0.1:{port}/x"));
-    assert_eq!(status, 200, "{text}");
-    assert!(text.contains("upstream-ok"));
-    let (status, _) = get_via(&served.addr, &format!("http://127.0.0.2:{port}/x"));
-    assert_eq!(status, 403);
-    let audit = std::fs::read_to_string(home.path().join("audit.log")).unwrap();
-    let blocks: Vec<&str> = audit
-        .lines()
-        .filter(|l| l.contains("\"NETWORK_BLOCK\""))
-        .collect();
-    assert_eq!(blocks.len(), 1, "{audit}");
-    assert!(blocks[0].contains("127.0.0.2"));
+    // One serving thread, and two (which hand connections from one to the other).
+    for threads in ["1", "2"] {
+        let home = tempfile::tempdir().unwrap();
+        let port = upstream();
+        let served = serve(
+            home.path(),
+            &[
+                "--allow",
+                &format!("127.0.0.1:{port}"),
+                "--allow-private-for-testing",
+                "--threads",
+                threads,
+            ],
+        );
+        for _ in 0..3 {
+            let (status, text) = get_via(&served.addr, &format!("http://127.0.0.1:{port}/x"));
+            assert_eq!(status, 200, "{text}");
+            assert!(text.contains("upstream-ok"));
+        }
+        let (status, _) = get_via(&served.addr, &format!("http://127.0.0.2:{port}/x"));
+        assert_eq!(status, 403);
+        let audit = std::fs::read_to_string(home.path().join("audit.log")).unwrap();
+        let blocks: Vec<&str> = audit
+            .lines()
+            .filter(|l| l.contains("\"NETWORK_BLOCK\""))
+            .collect();
+        assert_eq!(blocks.len(), 1, "{audit}");
+        assert!(blocks[0].contains("127.0.0.2"));
+    }
 }
 
 #[test]
@@ -137,6 +144,7 @@ fn serve_refuses_a_bad_rule_or_preset() {
         vec!["--allow", "*"],
         vec!["--allow", "a.com:99999"],
         vec!["--preset", "everything"],
+        vec!["--threads", "0"],
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_ironclaw"))
             .args([

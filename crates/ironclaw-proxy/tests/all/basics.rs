@@ -719,3 +719,62 @@ async fn upstream_connections_are_reused_within_a_job_only() {
     assert_eq!(upstream.hits(), 4);
     assert_eq!(upstream.connections.load(Ordering::SeqCst), 2);
 }
+
+/// `serve_on_threads`: concurrent keep-alive clients (spread over both threads) are
+/// served whole, a tunnel works, a denial is still audited (from a blocking thread of
+/// that thread's runtime), and the shutdown future stops the proxy and its listener.
+#[tokio::test]
+async fn serving_on_threads_handles_every_path_and_stops_on_shutdown() {
+    let (up_addr, upstream) = spawn_http_upstream(Ipv4Addr::LOCALHOST).await;
+    let mut h = start(Options {
+        grants: vec![format!("api.test:{}", up_addr.port())],
+        threads: std::num::NonZeroUsize::new(2),
+        ..Options::default()
+    })
+    .await;
+    let url = format!("http://api.test:{}/", up_addr.port());
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            tokio::spawn(curl(vec![
+                "-x".into(),
+                h.proxy_url(),
+                url.clone(),
+                url.clone(),
+            ]))
+        })
+        .collect();
+    for client in clients {
+        let (status, text) = client.await.unwrap();
+        assert_eq!(status, 200, "{text}");
+        assert_eq!(text.matches("x-upstream: echo").count(), 2, "{text}");
+    }
+    assert_eq!(upstream.hits(), 8);
+
+    let (status, _) = curl_via(&h, &format!("http://other.test:{}/", up_addr.port()), &[]).await;
+    assert_eq!(status, 403);
+    assert_eq!(h.audited("NETWORK_BLOCK").len(), 1);
+
+    let mut tunnel = TcpStream::connect(h.addr).await.unwrap();
+    let target = format!("api.test:{}", up_addr.port());
+    let connect = format!(
+        "CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nProxy-Authorization: Basic {}\r\n\r\n",
+        basic(&h.token)
+    );
+    tunnel.write_all(connect.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 1024];
+    let n = tunnel.read(&mut answer).await.unwrap();
+    assert!(answer[..n].starts_with(b"HTTP/1.1 200"));
+    tunnel
+        .write_all(b"GET /through HTTP/1.1\r\nHost: api.test\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut through = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), tunnel.read_to_end(&mut through))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&through).contains("GET /through"));
+
+    h.stop_threads().await.unwrap();
+    assert!(TcpStream::connect(h.addr).await.is_err());
+}

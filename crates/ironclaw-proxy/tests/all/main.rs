@@ -188,6 +188,14 @@ struct Harness {
     addr: SocketAddr,
     token: JobToken,
     store: Arc<SecretStore>,
+    /// With [`Options::threads`]: ends `serve_on_threads`, and the thread it blocks.
+    threads: Option<ServingThreads>,
+}
+
+/// A proxy serving with [`Proxy::serve_on_threads`] from a thread of its own.
+struct ServingThreads {
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<Result<(), ironclaw_proxy::ProxyError>>,
 }
 
 impl Harness {
@@ -215,6 +223,16 @@ impl Harness {
     fn proxy_url(&self) -> String {
         format!("http://job:{}@{}", self.token.expose(), self.addr)
     }
+
+    /// Completes the shutdown future of `serve_on_threads` and returns what it
+    /// returned.
+    async fn stop_threads(&mut self) -> Result<(), ironclaw_proxy::ProxyError> {
+        let threads = self.threads.take().expect("the proxy serves on threads");
+        threads.stop.send(()).unwrap();
+        tokio::task::spawn_blocking(move || threads.thread.join().unwrap())
+            .await
+            .unwrap()
+    }
 }
 
 struct Options {
@@ -229,6 +247,9 @@ struct Options {
     leak_detector: Option<LeakDetector>,
     max_connections: usize,
     auto_suspend: Option<(std::path::PathBuf, AutoSuspendConfig)>,
+    /// Serve with `serve_on_threads` on this many threads instead of `serve` on the
+    /// test's runtime.
+    threads: Option<std::num::NonZeroUsize>,
 }
 
 impl Default for Options {
@@ -245,6 +266,7 @@ impl Default for Options {
             leak_detector: None,
             max_connections: ProxyConfig::default().max_connections,
             auto_suspend: None,
+            threads: None,
         }
     }
 }
@@ -294,10 +316,27 @@ async fn start(options: Options) -> Harness {
     grant.credentials = options.credentials;
     grant.secrets = SecretGrant::new(options.secret_grant);
     proxy.add_job(&token, grant);
-    let listener = proxy.bind().await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let serving = proxy.clone();
-    tokio::spawn(async move { serving.serve(listener).await });
+    let (addr, threads) = match options.threads {
+        None => {
+            let listener = proxy.bind().await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let serving = proxy.clone();
+            tokio::spawn(async move { serving.serve(listener).await });
+            (addr, None)
+        }
+        Some(count) => {
+            let listener = proxy.bind_std().unwrap();
+            let addr = listener.local_addr().unwrap();
+            let serving = proxy.clone();
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let thread = std::thread::spawn(move || {
+                serving.serve_on_threads(listener, count, async {
+                    let _ = stopped.await;
+                })
+            });
+            (addr, Some(ServingThreads { stop, thread }))
+        }
+    };
     Harness {
         _dir: dir,
         audit_path,
@@ -305,6 +344,7 @@ async fn start(options: Options) -> Harness {
         addr,
         token,
         store,
+        threads,
     }
 }
 
