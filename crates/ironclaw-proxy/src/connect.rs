@@ -13,8 +13,9 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use crate::job::{JobState, normalized};
 use crate::server::{
-    ProxyBody, Shared, allowed_rule, audit_leak, audit_resource, authority_port, connect_checked,
-    deny, deny_resolution, deny_violation, proxy_auth_required, resolve, text_response, violation,
+    ProxyBody, Shared, allowed_rule, audit_block, audit_leak, audit_resource, authority_port,
+    connect_checked, deny, deny_resolution, deny_violation, proxy_auth_required, resolve,
+    text_response, violation,
 };
 use crate::tunnel::{TunnelBytes, TunnelEnd, pump};
 
@@ -90,6 +91,7 @@ pub(crate) async fn handle(
         Err(why) => return deny(shared, job, &resource, StatusCode::BAD_GATEWAY, &why).await,
     };
     if job.is_removed() {
+        audit_block(shared, Some(job), &resource, "job removed").await;
         return proxy_auth_required();
     }
     job.count_allowed();

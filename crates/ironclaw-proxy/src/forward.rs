@@ -21,8 +21,9 @@ use crate::headers::{check_framing, strip_hop_by_hop};
 use crate::job::{JobState, normalized};
 use crate::pool::Upstream;
 use crate::server::{
-    ProxyBody, Shared, allowed_rule, audit_leak, audit_resource, authority_port, connect_checked,
-    deny, deny_resolution, deny_violation, proxy_auth_required, resolve, text_response, violation,
+    ProxyBody, Shared, allowed_rule, audit_block, audit_leak, audit_resource, authority_port,
+    connect_checked, deny, deny_resolution, deny_violation, proxy_auth_required, resolve,
+    text_response, violation,
 };
 
 pub(crate) async fn handle(
@@ -210,6 +211,7 @@ pub(crate) async fn handle(
     };
     if job.is_removed() {
         // Removed while this request was being checked: its token is no longer valid.
+        audit_block(shared, Some(job), &host_port, "job removed").await;
         return proxy_auth_required();
     }
     let pooled = take_pooled(shared, job, &addrs).await;

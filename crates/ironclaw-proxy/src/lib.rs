@@ -97,6 +97,7 @@ mod job;
 mod pool;
 mod rate;
 mod server;
+mod strangers;
 mod suspend;
 mod tunnel;
 mod workers;

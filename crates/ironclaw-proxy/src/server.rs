@@ -28,6 +28,7 @@ use crate::error::ProxyError;
 use crate::identity::{JobRegistry, JobToken, presented_token};
 use crate::job::{JobGrant, JobMetrics, JobState, NetworkAllowlist};
 use crate::pool::Pool;
+use crate::strangers::Strangers;
 use crate::suspend::{AutoSuspend, Status};
 use crate::{connect, forward};
 
@@ -147,6 +148,7 @@ impl ProxyBuilder {
                 anonymous,
                 global,
                 pool: Pool::default(),
+                strangers: Strangers::default(),
                 suspend: self
                     .suspend
                     .map(|(path, config)| AutoSuspend::new(path, config)),
@@ -169,6 +171,8 @@ pub(crate) struct Shared {
     pub(crate) global: NetworkAllowlist,
     pub(crate) pool: Pool,
     pub(crate) suspend: Option<AutoSuspend>,
+    /// Refusals of requests without a valid token, per client address.
+    strangers: Strangers,
     connections: Arc<Semaphore>,
 }
 
@@ -308,7 +312,7 @@ async fn serve_requests(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr
     let service = service_fn(move |request: Request<Incoming>| {
         let shared = Arc::clone(&service_shared);
         let last_job = Arc::clone(&service_last_job);
-        async move { Ok::<_, Infallible>(handle(shared, request, &last_job).await) }
+        async move { Ok::<_, Infallible>(handle(shared, request, &last_job, peer).await) }
     });
     let connection = http1::Builder::new()
         .max_buf_size(shared.config.limits.max_header_bytes.max(64 * 1024))
@@ -332,11 +336,32 @@ async fn serve_requests(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr
     };
     let job = last_job.lock().unwrap_or_else(|e| e.into_inner()).take();
     match &job {
-        Some(job) => job.count_denied(),
-        None => tracing::warn!(%peer, reason, "request refused before authentication"),
+        Some(job) => {
+            job.count_denied();
+            let event = block_event(Some(job), "-", reason).field("peer", peer.ip().to_string());
+            record(&shared, event).await;
+        }
+        None => {
+            tracing::warn!(%peer, reason, "request refused before authentication");
+            audit_stranger(&shared, peer, "-", reason).await;
+        }
     }
-    let event = block_event(job.as_deref(), "-", reason).field("peer", peer.ip().to_string());
-    record(&shared, event).await;
+}
+
+/// Audits a refusal no job can be named for, at most once per client address per
+/// window (see `strangers`); the record counts the refusals it stands for.
+async fn audit_stranger(shared: &Shared, peer: SocketAddr, resource: &str, reason: &str) {
+    let Some(refusals) = shared
+        .strangers
+        .refused(peer.ip(), std::time::Instant::now())
+    else {
+        return;
+    };
+    let resource = scrubbed(shared, resource);
+    let event = block_event(None, &resource, reason)
+        .field("peer", peer.ip().to_string())
+        .field("refusals", refusals);
+    record(shared, event).await;
 }
 
 /// Answers a connection over the proxy's connection limit with `503` (without reading
@@ -371,8 +396,18 @@ async fn handle(
     shared: Arc<Shared>,
     request: Request<Incoming>,
     last_job: &LastJob,
+    peer: SocketAddr,
 ) -> Response<ProxyBody> {
     let Some(job) = identify(&shared, &request) else {
+        let reason = if request
+            .headers()
+            .contains_key(http::header::PROXY_AUTHORIZATION)
+        {
+            "invalid proxy credentials"
+        } else {
+            "missing proxy credentials"
+        };
+        audit_stranger(&shared, peer, &audit_resource(request.uri()), reason).await;
         return proxy_auth_required();
     };
     *last_job.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&job));

@@ -72,6 +72,23 @@ async fn requests_without_a_valid_token_get_407_and_nothing_else() {
     assert!(h.proxy.remove_job("job-1"));
     let (status, _) = curl_via(&h, &url, &[]).await;
     assert_eq!(status, 407);
+    // Refusals no job can be named for are audited once per client address per
+    // minute, the record counting the refusals it stands for: token guessing shows,
+    // and nobody can flood the log. No presented token is ever written.
+    let strangers: Vec<serde_json::Value> = h
+        .audited("NETWORK_BLOCK")
+        .into_iter()
+        .filter(|e| e["job"].is_null())
+        .collect();
+    assert_eq!(strangers.len(), 1, "{strangers:?}");
+    let first = &strangers[0];
+    assert_eq!(first["reason"], "missing proxy credentials");
+    assert_eq!(first["peer"], "127.0.0.1");
+    assert_eq!(first["refusals"], 1);
+    assert_eq!(first["host"], "api.test");
+    assert_eq!(first["port"], up_addr.port());
+    let log = h.audit_text();
+    assert!(!log.contains(&wrong) && !log.contains(h.token.expose()));
 }
 
 #[tokio::test]
