@@ -1,10 +1,10 @@
 //! Built-in credential formats: stable kind names, anchoring literals and regexes.
 //!
 //! Every pattern is anchored by one or more literals that must occur inside any
-//! match. The detector looks for all anchors with one Aho-Corasick pass and runs a
-//! pattern's regex only in a bounded window around an anchor hit, so clean text costs
-//! one automaton pass. The window bounds (`back`, `fwd`) also bound the length of a
-//! match, which is what makes streaming exact.
+//! match. The detector finds anchors with the sampled prefilter (see `gram`) and runs
+//! a pattern's regex only in a bounded window around an anchor hit, so clean text
+//! costs about one table lookup per two bytes. The window bounds (`back`, `fwd`) also
+//! bound the length of a match, which is what makes streaming exact.
 
 use crate::Severity;
 
