@@ -897,13 +897,7 @@ mod tests {
             .map(String::from),
         );
         let filler = [" ", "\n", ".", "a", "é", "x y ", "-", "::", "  "];
-        let mut state = 7u64;
-        let mut below = |n: usize| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1);
-            ((state >> 33) % n as u64) as usize
-        };
+        let mut below = crate::test_rng(7);
         for round in 0..400 {
             let mut text = String::new();
             for _ in 0..below(10) {

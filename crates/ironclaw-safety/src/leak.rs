@@ -683,22 +683,6 @@ impl LeakStream<'_> {
 mod tests {
     use super::*;
 
-    /// SplitMix64, so failures reproduce.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
-
     fn findings(d: &LeakDetector, hay: &[u8], exhaustive: bool) -> Vec<LeakFinding> {
         let mut last_end = 0;
         d.resolve(
@@ -774,14 +758,14 @@ mod tests {
         ];
         pieces.extend(tokens.iter().map(|t| t.as_bytes().to_vec()));
         let filler = b" =:_-.\n\"'abcXYZ019$~/";
-        let mut rng = Rng(11);
+        let mut below = crate::test_rng(11);
         for round in 0..300 {
             let mut hay = Vec::new();
-            for _ in 0..rng.below(12) {
-                for _ in 0..rng.below(6) {
-                    hay.push(filler[rng.below(filler.len())]);
+            for _ in 0..below(12) {
+                for _ in 0..below(6) {
+                    hay.push(filler[below(filler.len())]);
                 }
-                hay.extend_from_slice(&pieces[rng.below(pieces.len())]);
+                hay.extend_from_slice(&pieces[below(pieces.len())]);
             }
             let fast = findings(d, &hay, false);
             let slow = findings(d, &hay, true);
