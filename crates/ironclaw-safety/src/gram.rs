@@ -122,7 +122,12 @@ const FOLD: u64 = 0x2020_2020_2020_2020;
 pub(crate) struct AnchorSampler {
     /// One bit per possible three-byte gram (2 MiB): set when the gram was entered.
     grams: Box<[u64; GRAM_WORDS]>,
-    values: std::collections::HashMap<u32, Vec<SampleEntry>, BuildGramHasher>,
+    /// The entries of each bucket of grams (see [`AnchorSampler::bucket`]) are
+    /// `slots[starts[b]..starts[b + 1]]`.
+    starts: Vec<u32>,
+    slots: Vec<Slot>,
+    /// `32 - log2(buckets)`.
+    shift: u32,
 }
 
 /// One literal entered under a gram: its value and one more byte of it to check
@@ -134,6 +139,18 @@ pub(crate) struct SampleEntry {
     /// Position of the byte relative to the sample (added with wrapping, so
     /// `usize::MAX` is the byte before it), and its folded value.
     pub(crate) check: Option<(usize, u8)>,
+}
+
+/// A [`SampleEntry`] as the sampler stores it, twelve bytes. An entry without a
+/// byte to check checks the sample's own first byte, which always passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Slot {
+    gram: u32,
+    value: u32,
+    /// Wrapping offset of the byte to check from the sample: 0, 3 or -1.
+    rel: i8,
+    /// Its folded value.
+    byte: u8,
 }
 
 /// Words of the gram bitmap: one bit for each of the 2^24 three-byte values.
@@ -153,17 +170,48 @@ impl AnchorSampler {
             .into_boxed_slice()
             .try_into()
             .unwrap_or_else(|_| unreachable!("the vector has GRAM_WORDS words"));
-        let mut values: std::collections::HashMap<u32, Vec<SampleEntry>, BuildGramHasher> =
-            std::collections::HashMap::default();
-        for (gram, value) in entries {
-            let g = gram as usize;
-            grams[(g >> 6) % GRAM_WORDS] |= 1 << (g & 63);
-            let list = values.entry(gram).or_default();
-            if !list.contains(&value) {
-                list.push(value);
-            }
+        let mut slots: Vec<Slot> = entries
+            .into_iter()
+            .map(|(gram, e)| {
+                let g = gram as usize;
+                grams[(g >> 6) % GRAM_WORDS] |= 1 << (g & 63);
+                let (rel, byte) = match e.check {
+                    Some((rel, byte)) => (rel as i8, byte),
+                    None => (0, (gram & 0xFF) as u8),
+                };
+                Slot {
+                    gram,
+                    value: e.value,
+                    rel,
+                    byte,
+                }
+            })
+            .collect();
+        // About two buckets per distinct gram.
+        let mut distinct: Vec<u32> = slots.iter().map(|s| s.gram).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let log2 = (distinct.len() * 2)
+            .next_power_of_two()
+            .trailing_zeros()
+            .max(1);
+        let shift = 32 - log2;
+        let bucket = |gram: u32| (gram.wrapping_mul(MUL_A as u32) >> shift) as usize;
+        slots.sort_unstable_by_key(|s| (bucket(s.gram), *s));
+        slots.dedup();
+        let mut starts = vec![0u32; (1 << log2) + 1];
+        for s in &slots {
+            starts[bucket(s.gram) + 1] += 1;
         }
-        Self { grams, values }
+        for b in 1..starts.len() {
+            starts[b] += starts[b - 1];
+        }
+        Self {
+            grams,
+            starts,
+            slots,
+            shift,
+        }
     }
 
     #[inline(always)]
@@ -172,14 +220,23 @@ impl AnchorSampler {
         if self.grams[(g >> 6) % GRAM_WORDS] & (1 << (g & 63)) == 0 {
             return;
         }
-        if let Some(list) = self.values.get(&gram) {
-            for e in list {
-                if let Some((rel, byte)) = e.check
-                    && hay.get(at.wrapping_add(rel)).map(|b| b | 0x20) != Some(byte)
-                {
-                    continue;
-                }
-                hit(at, e.value);
+        self.lookup(hay, gram, at, hit);
+    }
+
+    /// The entries of a gram that passed the bitmap (out of line: rare).
+    #[inline(never)]
+    fn lookup(&self, hay: &[u8], gram: u32, at: usize, hit: &mut impl FnMut(usize, u32)) {
+        let b = (gram.wrapping_mul(MUL_A as u32) >> self.shift) as usize;
+        let (Some(&from), Some(&to)) = (self.starts.get(b), self.starts.get(b + 1)) else {
+            return;
+        };
+        for s in self.slots.get(from as usize..to as usize).unwrap_or(&[]) {
+            if s.gram == gram
+                && hay
+                    .get(at.wrapping_add(s.rel as isize as usize))
+                    .is_some_and(|&c| c | 0x20 == s.byte)
+            {
+                hit(at, s.value);
             }
         }
     }
@@ -264,35 +321,6 @@ pub(crate) fn sampler_entries<'a>(
         }
     }
     entries
-}
-
-/// A multiplicative hasher for grams (the keys are already well mixed by folding
-/// little; one multiply spreads them).
-#[derive(Default, Clone, Copy)]
-pub(crate) struct BuildGramHasher;
-
-impl std::hash::BuildHasher for BuildGramHasher {
-    type Hasher = GramHasher;
-    fn build_hasher(&self) -> GramHasher {
-        GramHasher(0)
-    }
-}
-
-/// See [`BuildGramHasher`].
-pub(crate) struct GramHasher(u64);
-
-impl std::hash::Hasher for GramHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(MUL_A);
-        }
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(MUL_A);
-    }
 }
 
 /// Calls `hit(position, value)` for every sampled position (multiples of `step`)
