@@ -220,19 +220,23 @@ fn is_ascii_gap(b: u8) -> bool {
     b.is_ascii() && !b.is_ascii_alphanumeric()
 }
 
-/// How a scan finds trigger hits and sizes rule windows. Scans use the sampler and
-/// each rule's reach; tests compare them with every trigger tried at every
-/// position and with windows spanning the whole text.
+/// How a scan finds trigger hits, sizes rule windows and picks the rules it runs.
+/// Scans use the sampler and each rule's reach, and skip low-severity rules that
+/// could not be reported; tests compare them with every trigger tried at every
+/// position, windows spanning the whole text and every triggered rule run.
 #[derive(Debug, Clone, Copy)]
 struct Mode {
     all_triggers: bool,
     whole_text: bool,
+    /// Runs low-severity rules even where their findings would all be dropped.
+    all_rules: bool,
 }
 
 impl Mode {
     const FAST: Self = Self {
         all_triggers: false,
         whole_text: false,
+        all_rules: false,
     };
 }
 
@@ -367,23 +371,56 @@ impl InjectionScanner {
 
     fn scan_depth(&self, text: &str, depth: usize, mode: Mode) -> Vec<InjectionFinding> {
         let norm = Normalized::new(text);
+        let hits = self.trigger_hits(norm.text.as_bytes(), mode.all_triggers);
         let mut findings = Vec::new();
-        self.phrase_findings(&norm, mode, &mut findings);
+        self.phrase_findings(&norm, &hits, false, mode, &mut findings);
         invisible_findings(&norm, &mut findings);
         if depth < 2 {
             self.base64_findings(text, depth, mode, &mut findings);
         }
+        // Low-severity rules and cues are only reported when other signals
+        // corroborate them (see `finalize`). Where even every low rule and cue
+        // that has a trigger here could not add up to that, their findings would
+        // all be dropped: the rules are not run.
+        let mut weak_ids: Vec<usize> = hits
+            .iter()
+            .flat_map(|&(_, _, k)| self.trigger_rules[k].iter().copied())
+            .filter(|&rid| RULES[rid].severity == Severity::Low)
+            .collect();
+        weak_ids.sort_unstable();
+        weak_ids.dedup();
+        let cues = weak_ids
+            .iter()
+            .filter(|&&rid| is_cue(RULES[rid].id))
+            .count();
+        let mut strong_ids: Vec<&str> = findings.iter().map(|f| f.pattern).collect();
+        strong_ids.sort_unstable();
+        strong_ids.dedup();
+        if mode.all_rules || strong_ids.len() + weak_ids.len() - cues >= 2 || cues >= CUE_QUORUM {
+            self.phrase_findings(&norm, &hits, true, mode, &mut findings);
+        }
         findings
     }
 
-    fn phrase_findings(&self, norm: &Normalized<'_>, mode: Mode, out: &mut Vec<InjectionFinding>) {
+    /// Findings of the rules triggered by `hits`: the low-severity ones when `weak`,
+    /// the others when not.
+    fn phrase_findings(
+        &self,
+        norm: &Normalized<'_>,
+        hits: &[(usize, usize, usize)],
+        weak: bool,
+        mode: Mode,
+        out: &mut Vec<InjectionFinding>,
+    ) {
         let text: &str = &norm.text;
         // rule id -> merged windows
         let mut windows: Vec<(usize, usize, usize)> = Vec::new();
-        let bytes = text.as_bytes();
         let ascii = text.is_ascii();
-        for (start, end, k) in self.trigger_hits(bytes, mode.all_triggers) {
+        for &(start, end, k) in hits {
             for &rid in &self.trigger_rules[k] {
+                if (RULES[rid].severity == Severity::Low) != weak {
+                    continue;
+                }
                 let rule = &self.rules[rid];
                 let reach = if mode.whole_text {
                     text.len()
@@ -629,7 +666,6 @@ fn finalize(findings: &mut Vec<InjectionFinding>) {
             .then(b.severity.cmp(&a.severity))
     });
     findings.dedup_by(|b, a| a.pattern == b.pattern && a.span == b.span);
-    let is_cue = |id: &str| id.starts_with("cue.");
     let mut ids: Vec<&str> = findings.iter().map(|f| f.pattern).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -639,6 +675,11 @@ fn finalize(findings: &mut Vec<InjectionFinding>) {
         return;
     }
     findings.retain(|f| !is_cue(f.pattern) && f.severity > Severity::Low);
+}
+
+/// Whether a rule id names a cue (see [`finalize`]).
+fn is_cue(id: &str) -> bool {
+    id.starts_with("cue.")
 }
 
 /// Caps every unbounded repetition at [`MAX_REPEAT`].
@@ -931,6 +972,7 @@ mod tests {
             let all_triggers = Mode {
                 all_triggers: true,
                 whole_text: false,
+                all_rules: true,
             };
             let slow = scanner.scan_with(&text, all_triggers);
             assert_eq!(fast, slow, "round {round}: {text:?}");
@@ -1005,6 +1047,7 @@ mod tests {
         let whole = Mode {
             all_triggers: false,
             whole_text: true,
+            all_rules: true,
         };
         let rows = std::fs::read_to_string(path).unwrap();
         for line in rows.lines().filter(|l| !l.trim().is_empty()) {
