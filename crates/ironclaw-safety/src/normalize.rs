@@ -239,32 +239,32 @@ fn deletions<T: Copy + Into<char>>(chars: &[T]) -> Vec<usize> {
 
 /// Whether [`deletions`] can find anything in ASCII text: a hyphen between two
 /// letters, or a single letter, a separator and a single letter (the start of a
-/// letter-spaced run). Clean text skips the full analysis: hyphens are found with
-/// `memchr`, single letters through a bitmap of letters built eight bytes at a
-/// time.
+/// letter-spaced run). Clean text skips the full analysis: letters and hyphens are
+/// found through bitmaps built eight bytes at a time, in one pass.
 fn may_have_deletions(bytes: &[u8]) -> bool {
-    let letter = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_alphabetic);
-    let split = memchr::memchr_iter(b'-', bytes).any(|i| i > 0 && letter(i - 1) && letter(i + 1));
-    if split {
-        return true;
-    }
-    let letters = letter_bits(bytes);
-    let word = |w: usize| letters.get(w).copied().unwrap_or(0);
-    // Single letters: letters with no letter on either side.
-    let single = |w: usize| {
-        let l = word(w);
-        let before = (l << 1) | w.checked_sub(1).map_or(0, |p| word(p) >> 63);
-        let after = (l >> 1) | (word(w + 1) << 63);
-        l & !before & !after
+    let chunks = bytes.len().div_ceil(64);
+    let bits = |w: usize| {
+        if w < chunks {
+            chunk_bits(bytes, w)
+        } else {
+            (0, 0)
+        }
     };
-    let mut next = single(0);
-    for w in 0..letters.len() {
-        let here = next;
-        next = single(w + 1);
-        // A single letter two bytes after a single letter.
-        let mut pairs = here & ((here >> 2) | (next << 62));
+    let (mut prev, (mut here, mut hyphens), mut next) = (0u64, bits(0), bits(1));
+    let mut prev_single = 0u64;
+    for w in 0..=chunks {
+        // Bit i of `before`/`after`: the byte before/after byte i is a letter.
+        let before = (here << 1) | (prev >> 63);
+        let after = (here >> 1) | (next.0 << 63);
+        if hyphens & before & after != 0 {
+            return true;
+        }
+        // Single letters: letters with no letter on either side.
+        let single = here & !before & !after;
+        // Chunk w - 1: a single letter two bytes after a single letter.
+        let mut pairs = prev_single & ((prev_single >> 2) | (single << 62));
         while pairs != 0 {
-            let i = w * 64 + pairs.trailing_zeros() as usize;
+            let i = (w - 1) * 64 + pairs.trailing_zeros() as usize;
             if bytes
                 .get(i + 1)
                 .is_some_and(|&b| SPACING_SEPARATORS.contains(&char::from(b)))
@@ -273,6 +273,10 @@ fn may_have_deletions(bytes: &[u8]) -> bool {
             }
             pairs &= pairs - 1;
         }
+        prev_single = single;
+        prev = here;
+        (here, hyphens) = next;
+        next = bits(w + 2);
     }
     false
 }
@@ -332,30 +336,39 @@ fn may_have_deletions_str(text: &str) -> bool {
     false
 }
 
-/// Bit `i % 64` of word `i / 64` is set when ASCII byte `i` is a letter.
-fn letter_bits(bytes: &[u8]) -> Vec<u64> {
+/// For the 64 bytes of chunk `w` (zeros past the end): bit `i` of the first word
+/// is set when byte `64 * w + i` is an ASCII letter, of the second when it is a
+/// hyphen.
+fn chunk_bits(bytes: &[u8], w: usize) -> (u64, u64) {
     const LOW: u64 = 0x0101_0101_0101_0101;
-    let mut out = Vec::with_capacity(bytes.len().div_ceil(64));
-    for chunk in bytes.chunks(64) {
-        let mut bits = 0u64;
-        for (k, part) in chunk.chunks(8).enumerate() {
-            let eight: [u8; 8] = part.try_into().unwrap_or_else(|_| {
-                let mut padded = [0u8; 8];
-                padded[..part.len()].copy_from_slice(part);
-                padded
-            });
-            // Lower-case every letter, then test 0x61 <= byte < 0x7B in each lane
-            // through its high bit (ASCII lanes cannot carry into each other).
-            let x = u64::from_le_bytes(eight) | (0x20 * LOW);
-            let at_least_a = x.wrapping_add(0x1F * LOW);
-            let past_z = x.wrapping_add(0x05 * LOW);
-            let lanes = (at_least_a & !past_z & (0x80 * LOW)) >> 7;
-            // Gathers the eight lane bits into the top byte, in order.
-            bits |= (lanes.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
-        }
-        out.push(bits);
+    const HIGH: u64 = 0x80 * LOW;
+    let chunk = bytes.get(w * 64..).unwrap_or(&[]);
+    let chunk = &chunk[..chunk.len().min(64)];
+    let (mut letters, mut hyphens) = (0u64, 0u64);
+    for (k, part) in chunk.chunks(8).enumerate() {
+        let eight: [u8; 8] = part.try_into().unwrap_or_else(|_| {
+            let mut padded = [0u8; 8];
+            padded[..part.len()].copy_from_slice(part);
+            padded
+        });
+        let raw = u64::from_le_bytes(eight);
+        // Lower-case every letter, then test 0x61 <= byte < 0x7B in each lane
+        // through its high bit. The high bits are cleared first so that no lane
+        // carries into the next; non-ASCII lanes are dropped after.
+        let x = (raw & !HIGH) | (0x20 * LOW);
+        let at_least_a = x.wrapping_add(0x1F * LOW);
+        let past_z = x.wrapping_add(0x05 * LOW);
+        let letter_lanes = at_least_a & !past_z & !raw & HIGH;
+        // Lanes equal to b'-': zero after the XOR (exact, no borrow).
+        let y = raw ^ (u64::from(b'-') * LOW);
+        let hyphen_lanes = !(((y & !HIGH).wrapping_add(!HIGH)) | y) & HIGH;
+        // Gathers the eight lane bits (moved to bit 0 of each lane) into the top
+        // byte, in order.
+        let gather = |lanes: u64| (lanes >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56;
+        letters |= gather(letter_lanes) << (8 * k);
+        hyphens |= gather(hyphen_lanes) << (8 * k);
     }
-    out
+    (letters, hyphens)
 }
 
 impl<'a> Normalized<'a> {
@@ -598,19 +611,41 @@ mod tests {
         assert!(!may_have_deletions(
             b"ignore previous instructions, as a rule"
         ));
-        // Across the 64-byte words of the letter bitmap.
-        for lead in 56..72 {
-            let text = format!("{}x y z w", "1".repeat(lead));
-            assert!(may_have_deletions(text.as_bytes()), "{lead}");
+        // Across the 64-byte words of the letter bitmap, and not where the
+        // pattern is broken.
+        for lead in 0..140 {
+            let pad = "1".repeat(lead);
+            for (tail, expected) in [
+                ("x y z w", true),
+                ("x y", true),
+                ("x.y1", true),
+                ("a-b", true),
+                ("ab-cd", true),
+                ("xy z", false),
+                ("x yz", false),
+                ("x1y", false),
+                ("a-1", false),
+                ("1-a", false),
+                ("a--b", false),
+            ] {
+                let text = format!("{pad}{tail}1");
+                assert_eq!(may_have_deletions(text.as_bytes()), expected, "{text}");
+            }
         }
-        let all: Vec<u8> = (0..128).collect();
-        let bits = letter_bits(&all);
-        for (i, &b) in all.iter().enumerate() {
-            assert_eq!(
-                bits[i / 64] >> (i % 64) & 1 == 1,
-                b.is_ascii_alphabetic(),
-                "{b}"
-            );
+        // Every byte value in every lane, after every other byte value.
+        for b in 0..=255u8 {
+            for prev in [0u8, b'-', b'z', 0xC3, 0xE2, 0xFF] {
+                for lead in 0..66 {
+                    let mut text = vec![prev; lead];
+                    text.push(b);
+                    text.push(prev);
+                    let w = lead / 64;
+                    let (letters, hyphens) = chunk_bits(&text, w);
+                    let bit = |word: u64| word >> (lead % 64) & 1 == 1;
+                    assert_eq!(bit(letters), b.is_ascii_alphabetic(), "{b} after {prev}");
+                    assert_eq!(bit(hyphens), b == b'-', "{b} after {prev}");
+                }
+            }
         }
     }
 
