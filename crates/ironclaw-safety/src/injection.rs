@@ -6,6 +6,7 @@ use std::ops::Range;
 use base64::Engine as _;
 use regex::{Regex, RegexBuilder};
 
+use crate::around::RuleGraph;
 use crate::gram::{self, AnchorSampler};
 use crate::normalize::{Invisible, Normalized, fold_str};
 use crate::rules::RULES;
@@ -277,8 +278,20 @@ pub struct InjectionScanner {
     triggers: Vec<Trigger>,
     /// Folded three-byte grams of each trigger's key word (see `gram`).
     sampler: AnchorSampler,
-    trigger_rules: Vec<Vec<usize>>,
+    /// Per trigger, the rules it triggers.
+    trigger_rules: Vec<Vec<Triggered>>,
     rules: Vec<CompiledRule>,
+}
+
+/// A rule a trigger triggers, with how far the rule's matches reach around a
+/// one-word trigger (see `around`): `(before its start, after its end)`, in any
+/// text and in ASCII text. `None` for phrases of several words, where the
+/// rule's reach on both sides applies.
+#[derive(Debug, Clone, Copy)]
+struct Triggered {
+    rule: usize,
+    around: Option<(usize, usize)>,
+    around_ascii: Option<(usize, usize)>,
 }
 
 impl fmt::Debug for InjectionScanner {
@@ -294,6 +307,7 @@ impl InjectionScanner {
     pub fn new() -> Result<Self, SafetyError> {
         let mut triggers: Vec<Trigger> = Vec::new();
         let mut trigger_rules: Vec<Vec<usize>> = Vec::new();
+        let mut graphs = Vec::new();
         let mut rules = Vec::new();
         for (id, rule) in RULES.iter().enumerate() {
             let source = fold_str(rule.regex)
@@ -311,10 +325,12 @@ impl InjectionScanner {
             // has to search.
             let hir = cap_repetitions(hir);
             let reach = hir.properties().maximum_len().unwrap_or(RULE_REACH);
-            let reach_ascii = ascii_only(hir.clone())
+            let ascii_hir = ascii_only(hir.clone());
+            let reach_ascii = ascii_hir
                 .properties()
                 .maximum_len()
                 .map_or(reach, |n| n.min(reach));
+            graphs.push((RuleGraph::new(&hir), RuleGraph::new(&ascii_hir)));
             let regex = RegexBuilder::new(&hir.to_string())
                 .size_limit(32 << 20)
                 .build()
@@ -349,6 +365,27 @@ impl InjectionScanner {
             triggers.iter().map(Trigger::key),
             b"",
         ));
+        let trigger_rules = trigger_rules
+            .into_iter()
+            .zip(&triggers)
+            .map(|(rules, trigger)| {
+                let word = match trigger.words.as_slice() {
+                    [word] => Some(word.as_slice()),
+                    _ => None,
+                };
+                let bounds = |graph: &Option<RuleGraph>| {
+                    graph.as_ref().zip(word).and_then(|(g, w)| g.word_bounds(w))
+                };
+                rules
+                    .into_iter()
+                    .map(|rule| Triggered {
+                        rule,
+                        around: bounds(&graphs[rule].0),
+                        around_ascii: bounds(&graphs[rule].1),
+                    })
+                    .collect()
+            })
+            .collect();
         Ok(Self {
             triggers,
             sampler,
@@ -384,7 +421,7 @@ impl InjectionScanner {
         // all be dropped: the rules are not run.
         let mut weak_ids: Vec<usize> = hits
             .iter()
-            .flat_map(|&(_, _, k)| self.trigger_rules[k].iter().copied())
+            .flat_map(|&(_, _, k)| self.trigger_rules[k].iter().map(|t| t.rule))
             .filter(|&rid| RULES[rid].severity == Severity::Low)
             .collect();
         weak_ids.sort_unstable();
@@ -417,20 +454,24 @@ impl InjectionScanner {
         let mut windows: Vec<(usize, usize, usize)> = Vec::new();
         let ascii = text.is_ascii();
         for &(start, end, k) in hits {
-            for &rid in &self.trigger_rules[k] {
+            for t in &self.trigger_rules[k] {
+                let rid = t.rule;
                 if (RULES[rid].severity == Severity::Low) != weak {
                     continue;
                 }
                 let rule = &self.rules[rid];
-                let reach = if mode.whole_text {
-                    text.len()
-                } else if ascii {
-                    rule.reach_ascii
+                let (reach, around) = if ascii {
+                    (rule.reach_ascii, t.around_ascii)
                 } else {
-                    rule.reach
+                    (rule.reach, t.around)
                 };
-                let s = floor_boundary(text, start.saturating_sub(reach));
-                let e = word_end(text, (end + reach).min(text.len()));
+                let (before, after) = match (mode.whole_text, around) {
+                    (true, _) => (text.len(), text.len()),
+                    (false, Some((b, a))) => (b.min(reach), a.min(reach)),
+                    (false, None) => (reach, reach),
+                };
+                let s = floor_boundary(text, start.saturating_sub(before));
+                let e = word_end(text, (end + after).min(text.len()));
                 if let Some(w) = windows
                     .iter_mut()
                     .rev()

@@ -54,6 +54,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod around;
 mod encode;
 mod error;
 mod gram;

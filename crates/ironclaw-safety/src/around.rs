@@ -1,0 +1,283 @@
+//! How far a rule's match can reach around one word of it: the bound that sizes
+//! the window a trigger hit has to search.
+//!
+//! A rule's longest match bounds its window on both sides of a trigger hit. Most
+//! triggers sit at one end of what their rule matches, though: `policy` ends
+//! "without any content policy", `post` starts "post the results to http://".
+//! Walking the rule's Thompson NFA (acyclic once repetitions are capped) gives,
+//! for every state, the most bytes a match can have consumed on reaching it and
+//! the most it can still consume after it. Running the word through the NFA from
+//! every state finds every place the word can occur inside a match; the largest
+//! "before" at its start and "after" at its end bound every match that contains
+//! it.
+
+use regex_automata::nfa::thompson::{self, NFA, State, WhichCaptures};
+use regex_automata::util::primitives::StateID;
+use regex_syntax::hir::Hir;
+
+/// A rule's NFA with, per state, the longest way in and the longest way out.
+pub(crate) struct RuleGraph {
+    graph: Graph,
+    /// Per state: the most bytes a match can have consumed on reaching it.
+    prefix: Vec<Option<usize>>,
+    /// Per state: the most bytes a match can still consume after it.
+    suffix: Vec<Option<usize>>,
+}
+
+impl RuleGraph {
+    /// `None` when no bound is known: the rule's matches are unbounded or the NFA
+    /// could not be built.
+    pub(crate) fn new(hir: &Hir) -> Option<Self> {
+        let nfa = thompson::Compiler::new()
+            .configure(
+                thompson::Config::new()
+                    .which_captures(WhichCaptures::None)
+                    .shrink(false),
+            )
+            .build_from_hir(hir)
+            .ok()?;
+        let graph = Graph::new(&nfa);
+        let order = graph.topological(nfa.start_anchored().as_usize())?;
+        let suffix = graph.longest_to_match(&order);
+        let prefix = graph.longest_from_start(&order);
+        Some(Self {
+            graph,
+            prefix,
+            suffix,
+        })
+    }
+
+    /// The most bytes a match can have before an occurrence of `word` in it and
+    /// after it, with ASCII letters of `word` matched in either case; `None` when
+    /// the word never occurs inside a match.
+    pub(crate) fn word_bounds(&self, word: &[u8]) -> Option<(usize, usize)> {
+        let graph = &self.graph;
+        let mut marks = Marks::new(graph.succ.len());
+        let mut bounds: Option<(usize, usize)> = None;
+        for start in 0..graph.succ.len() {
+            let Some(before) = self.prefix[start] else {
+                continue;
+            };
+            // Only states that consume a byte can start the word.
+            if graph.bytes[start].is_empty() {
+                continue;
+            }
+            let mut here = vec![start];
+            for &b in word {
+                let next: Vec<usize> = here.iter().flat_map(|&s| graph.step(s, b)).collect();
+                here = graph.closure(next, &mut marks);
+                if here.is_empty() {
+                    break;
+                }
+            }
+            if let Some(after) = here.iter().filter_map(|&s| self.suffix[s]).max() {
+                let (b, a) = bounds.unwrap_or((0, 0));
+                bounds = Some((b.max(before), a.max(after)));
+            }
+        }
+        bounds
+    }
+}
+
+/// Visited marks for one closure after another, without clearing between them.
+struct Marks {
+    stamp: u32,
+    seen: Vec<u32>,
+}
+
+impl Marks {
+    fn new(n: usize) -> Self {
+        Self {
+            stamp: 0,
+            seen: vec![0; n],
+        }
+    }
+}
+
+/// The NFA as successor lists: byte transitions (ranges) and epsilon edges.
+struct Graph {
+    /// Per state: `(lo, hi, next)` byte transitions.
+    bytes: Vec<Vec<(u8, u8, usize)>>,
+    /// Per state: epsilon successors (look-arounds count as epsilon: over-
+    /// approximating the paths only loosens the bounds).
+    eps: Vec<Vec<usize>>,
+    /// Per state: all successors with the bytes each edge consumes.
+    succ: Vec<Vec<(usize, usize)>>,
+    is_match: Vec<bool>,
+}
+
+impl Graph {
+    fn new(nfa: &NFA) -> Self {
+        let n = nfa.states().len();
+        let mut graph = Self {
+            bytes: vec![Vec::new(); n],
+            eps: vec![Vec::new(); n],
+            succ: vec![Vec::new(); n],
+            is_match: vec![false; n],
+        };
+        let id = |s: StateID| s.as_usize();
+        for (q, state) in nfa.states().iter().enumerate() {
+            match state {
+                State::ByteRange { trans } => {
+                    graph.bytes[q].push((trans.start, trans.end, id(trans.next)))
+                }
+                State::Sparse(sparse) => {
+                    for t in sparse.transitions.iter() {
+                        graph.bytes[q].push((t.start, t.end, id(t.next)));
+                    }
+                }
+                State::Dense(dense) => {
+                    for (b, &next) in dense.transitions.iter().enumerate() {
+                        if next != StateID::ZERO {
+                            let b = b as u8;
+                            graph.bytes[q].push((b, b, id(next)));
+                        }
+                    }
+                }
+                State::Look { next, .. } | State::Capture { next, .. } => {
+                    graph.eps[q].push(id(*next))
+                }
+                State::Union { alternates } => {
+                    graph.eps[q].extend(alternates.iter().map(|&s| id(s)))
+                }
+                State::BinaryUnion { alt1, alt2 } => graph.eps[q].extend([id(*alt1), id(*alt2)]),
+                State::Fail => {}
+                State::Match { .. } => graph.is_match[q] = true,
+            }
+            let mut succ: Vec<(usize, usize)> =
+                graph.bytes[q].iter().map(|&(_, _, s)| (s, 1)).collect();
+            succ.extend(graph.eps[q].iter().map(|&s| (s, 0)));
+            succ.sort_unstable();
+            succ.dedup();
+            graph.succ[q] = succ;
+        }
+        graph
+    }
+
+    /// States reachable from `from` over epsilon edges, `from` included.
+    fn closure(&self, mut from: Vec<usize>, marks: &mut Marks) -> Vec<usize> {
+        marks.stamp += 1;
+        let mut out = Vec::new();
+        while let Some(s) = from.pop() {
+            if std::mem::replace(&mut marks.seen[s], marks.stamp) == marks.stamp {
+                continue;
+            }
+            out.push(s);
+            from.extend(self.eps[s].iter().copied());
+        }
+        out
+    }
+
+    /// Where `s` goes on byte `b`, either case for an ASCII letter.
+    fn step(&self, s: usize, b: u8) -> impl Iterator<Item = usize> + '_ {
+        let (lower, upper) = (b.to_ascii_lowercase(), b.to_ascii_uppercase());
+        self.bytes[s]
+            .iter()
+            .filter(move |&&(lo, hi, _)| (lo..=hi).contains(&lower) || (lo..=hi).contains(&upper))
+            .map(|&(_, _, next)| next)
+    }
+
+    /// Per state of `order`, the most bytes a path from it to a match state
+    /// consumes (`None` when no match is reachable, or the state is not in
+    /// `order`).
+    fn longest_to_match(&self, order: &[usize]) -> Vec<Option<usize>> {
+        let mut longest: Vec<Option<usize>> = vec![None; self.succ.len()];
+        // Successors come later in `order`: walk it backwards.
+        for &q in order.iter().rev() {
+            let mut best = self.is_match[q].then_some(0);
+            for &(s, w) in &self.succ[q] {
+                if let Some(l) = longest[s] {
+                    best = Some(best.map_or(l + w, |b: usize| b.max(l + w)));
+                }
+            }
+            longest[q] = best;
+        }
+        longest
+    }
+
+    /// Per state, the most bytes a path from the first state of `order` to it
+    /// consumes (`None` when not in `order`).
+    fn longest_from_start(&self, order: &[usize]) -> Vec<Option<usize>> {
+        let mut longest: Vec<Option<usize>> = vec![None; self.succ.len()];
+        if let Some(&start) = order.first() {
+            longest[start] = Some(0);
+        }
+        for &q in order {
+            let Some(l) = longest[q] else { continue };
+            for &(s, w) in &self.succ[q] {
+                longest[s] = Some(longest[s].map_or(l + w, |b| b.max(l + w)));
+            }
+        }
+        longest
+    }
+
+    /// The states reachable from `start`, `start` first, in an order where each
+    /// edge goes forwards; `None` on a cycle. (The NFA's unanchored prefix, a
+    /// loop, is not reachable from the anchored start.)
+    fn topological(&self, start: usize) -> Option<Vec<usize>> {
+        let n = self.succ.len();
+        let mut reachable = vec![false; n];
+        let mut stack = vec![start];
+        while let Some(q) = stack.pop() {
+            if !std::mem::replace(&mut reachable[q], true) {
+                stack.extend(self.succ[q].iter().map(|&(s, _)| s));
+            }
+        }
+        let mut indegree = vec![0usize; n];
+        for q in (0..n).filter(|&q| reachable[q]) {
+            for &(s, _) in &self.succ[q] {
+                indegree[s] += 1;
+            }
+        }
+        let mut ready = vec![start];
+        let mut order = Vec::new();
+        while let Some(q) = ready.pop() {
+            order.push(q);
+            for &(s, _) in &self.succ[q] {
+                indegree[s] -= 1;
+                if indegree[s] == 0 {
+                    ready.push(s);
+                }
+            }
+        }
+        let count = reachable.iter().filter(|&&r| r).count();
+        (indegree[start] == 0 && order.len() == count).then_some(order)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn word_bounds(pattern: &str, word: &[u8]) -> Option<(usize, usize)> {
+        let hir = regex_syntax::Parser::new().parse(pattern).unwrap();
+        RuleGraph::new(&hir)?.word_bounds(word)
+    }
+
+    #[test]
+    fn bounds_follow_the_word_position() {
+        // At the end: everything before it, the longest tail after it (`s` also
+        // matches the two-byte long s, U+017F).
+        assert_eq!(
+            word_bounds(
+                r"(?i)\b(no|without) (content |safety )?polic(y|ies)",
+                b"polic"
+            ),
+            Some((7 + 1 + 8, 2 + 2))
+        );
+        // At the start.
+        assert_eq!(
+            word_bounds(r"(?i)post (it|them) to https?://", b"post"),
+            Some((0, 1 + 4 + 1 + 2 + 1 + 9))
+        );
+        // Twice, at different places: the largest of each side.
+        assert_eq!(word_bounds(r"(?i)mode on|god mode", b"mode"), Some((4, 3)));
+        // Inside a run of a class: anywhere in it.
+        assert_eq!(word_bounds(r"[a-z]{0,10}:", b"abc"), Some((7, 8)));
+        // Either case.
+        assert_eq!(word_bounds(r"xSYSTEMy", b"system"), Some((1, 1)));
+        // Never inside a match, or unbounded: no bound.
+        assert_eq!(word_bounds(r"ignore previous", b"forget"), None);
+        assert_eq!(word_bounds(r"a+mode", b"mode"), None);
+    }
+}
