@@ -22,6 +22,8 @@ pub(crate) struct RuleGraph {
     prefix: Vec<Option<usize>>,
     /// Per state: the most bytes a match can still consume after it.
     suffix: Vec<Option<usize>>,
+    /// The anchored start state.
+    start: usize,
 }
 
 impl RuleGraph {
@@ -37,13 +39,15 @@ impl RuleGraph {
             .build_from_hir(hir)
             .ok()?;
         let graph = Graph::new(&nfa);
-        let order = graph.topological(nfa.start_anchored().as_usize())?;
+        let start = nfa.start_anchored().as_usize();
+        let order = graph.topological(start)?;
         let suffix = graph.longest_to_match(&order);
         let prefix = graph.longest_from_start(&order);
         Some(Self {
             graph,
             prefix,
             suffix,
+            start,
         })
     }
 
@@ -76,6 +80,65 @@ impl RuleGraph {
             }
         }
         bounds
+    }
+}
+
+impl RuleGraph {
+    /// Whether every match starts with one of `words` (ASCII letters in either
+    /// case). Then every match starts where one of them occurs, and a search
+    /// anchored at each occurrence finds them all. Explores the strings a match
+    /// can start with, as far as they can still become one of the words.
+    pub(crate) fn starts_with_words(&self, words: &[&[u8]]) -> bool {
+        let graph = &self.graph;
+        let mut marks = Marks::new(graph.succ.len());
+        let start = self.start;
+        let mut frontier = vec![(Vec::new(), graph.closure(vec![start], &mut marks))];
+        while let Some((prefix, states)) = frontier.pop() {
+            // Only states from which a match can still be reached matter.
+            let live: Vec<usize> = states
+                .into_iter()
+                .filter(|&s| self.suffix[s].is_some())
+                .collect();
+            if live.is_empty() || words.iter().any(|w| w.eq_ignore_ascii_case(&prefix)) {
+                continue;
+            }
+            if live.iter().any(|&s| graph.is_match[s]) {
+                return false;
+            }
+            // The bytes that keep the prefix on the way to some word.
+            let mut next_bytes: Vec<u8> = words
+                .iter()
+                .filter(|w| {
+                    w.len() > prefix.len() && w[..prefix.len()].eq_ignore_ascii_case(&prefix)
+                })
+                .flat_map(|w| {
+                    let c = w[prefix.len()];
+                    [c.to_ascii_lowercase(), c.to_ascii_uppercase()]
+                })
+                .collect();
+            next_bytes.sort_unstable();
+            next_bytes.dedup();
+            for &s in &live {
+                for &(lo, hi, next) in &graph.bytes[s] {
+                    let strays = (lo..=hi).any(|b| next_bytes.binary_search(&b).is_err());
+                    if strays && self.suffix[next].is_some() {
+                        return false;
+                    }
+                }
+            }
+            for b in next_bytes {
+                let next: Vec<usize> = live
+                    .iter()
+                    .flat_map(|&s| graph.bytes[s].iter())
+                    .filter(|&&(lo, hi, _)| (lo..=hi).contains(&b))
+                    .map(|&(_, _, next)| next)
+                    .collect();
+                let mut longer = prefix.clone();
+                longer.push(b);
+                frontier.push((longer, graph.closure(next, &mut marks)));
+            }
+        }
+        true
     }
 }
 
@@ -279,5 +342,44 @@ mod tests {
         // Never inside a match, or unbounded: no bound.
         assert_eq!(word_bounds(r"ignore previous", b"forget"), None);
         assert_eq!(word_bounds(r"a+mode", b"mode"), None);
+    }
+
+    fn starts_with(pattern: &str, words: &[&str]) -> bool {
+        let hir = regex_syntax::Parser::new().parse(pattern).unwrap();
+        let words: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+        RuleGraph::new(&hir).unwrap().starts_with_words(&words)
+    }
+
+    #[test]
+    fn rules_that_start_with_a_word() {
+        // (Unicode case folding would let `s` start a match as the long s,
+        // U+017F: the scanner asks this of the ASCII form of a rule only.)
+        assert!(!starts_with(r"(?i)\bsend", &["send"]));
+        assert!(starts_with(
+            r"(?i-u)\b(send|post) (it|them)",
+            &["send", "post"]
+        ));
+        // A stem: the match goes on past the word.
+        assert!(starts_with(
+            r"(?i-u)\bignor(e|ing) (all )?previous",
+            &["ignor"]
+        ));
+        assert!(starts_with(
+            r"(?i-u)(?m)^(forget|ignore)",
+            &["forget", "ignor"]
+        ));
+        // A branch without a word, a word only later, an optional word, a
+        // hyphenated spelling, an empty match: no.
+        assert!(!starts_with(
+            r"(?i-u)\b(send|post|upload) it",
+            &["send", "post"]
+        ));
+        assert!(!starts_with(r"(?i-u)\bno (content )?policy", &["polic"]));
+        assert!(!starts_with(r"(?i-u)(please )?send it", &["send"]));
+        assert!(!starts_with(r"(?i-u)e-?mail it", &["email"]));
+        assert!(starts_with(r"(?i-u)e-?mail it", &["email", "e-mail"]));
+        assert!(!starts_with(r"(?i-u)(send)?", &["send"]));
+        // A match may stop inside the word.
+        assert!(!starts_with(r"(?i-u)sen|send", &["send"]));
     }
 }

@@ -4,7 +4,8 @@ use std::fmt;
 use std::ops::Range;
 
 use base64::Engine as _;
-use regex::{Regex, RegexBuilder};
+use regex_automata::meta::{Config as RegexConfig, Regex};
+use regex_automata::{Anchored, Input};
 
 use crate::around::RuleGraph;
 use crate::gram::{self, AnchorSampler};
@@ -270,6 +271,9 @@ struct CompiledRule {
     /// The longest match made of ASCII characters only: the reach in ASCII text,
     /// where a character class like `\w` matches one byte, not up to four.
     reach_ascii: usize,
+    /// In ASCII text every match starts with one of the rule's one-word triggers
+    /// (see `around`): a search anchored at each trigger hit finds them all.
+    anchored_ascii: bool,
 }
 
 /// Scans untrusted text for prompt-injection signals. Build once, share freely.
@@ -330,15 +334,27 @@ impl InjectionScanner {
                 .properties()
                 .maximum_len()
                 .map_or(reach, |n| n.min(reach));
-            graphs.push((RuleGraph::new(&hir), RuleGraph::new(&ascii_hir)));
-            let regex = RegexBuilder::new(&hir.to_string())
-                .size_limit(32 << 20)
-                .build()
+            let graph_ascii = RuleGraph::new(&ascii_hir);
+            let words: Vec<String> = rule
+                .triggers
+                .iter()
+                .map(|t| fold_str(t).to_lowercase())
+                .filter(|t| !t.contains(' '))
+                .collect();
+            let words: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+            let anchored_ascii = graph_ascii
+                .as_ref()
+                .is_some_and(|g| g.starts_with_words(&words));
+            graphs.push((RuleGraph::new(&hir), graph_ascii));
+            let regex = Regex::builder()
+                .configure(RegexConfig::new().nfa_size_limit(Some(32 << 20)))
+                .build_from_hir(&hir)
                 .map_err(|e| build_error(Box::new(e)))?;
             rules.push(CompiledRule {
                 regex,
                 reach,
                 reach_ascii,
+                anchored_ascii,
             });
             for t in rule.triggers {
                 let phrase = Trigger::new(&fold_str(t).to_lowercase());
@@ -450,8 +466,10 @@ impl InjectionScanner {
         out: &mut Vec<InjectionFinding>,
     ) {
         let text: &str = &norm.text;
-        // rule id -> merged windows
+        // (rule, start, end): merged windows, and hits where an anchored search
+        // starts.
         let mut windows: Vec<(usize, usize, usize)> = Vec::new();
+        let mut anchors: Vec<(usize, usize, usize)> = Vec::new();
         let ascii = text.is_ascii();
         for &(start, end, k) in hits {
             for t in &self.trigger_rules[k] {
@@ -460,6 +478,11 @@ impl InjectionScanner {
                     continue;
                 }
                 let rule = &self.rules[rid];
+                if ascii && rule.anchored_ascii && !mode.whole_text {
+                    let e = word_end(text, (start + rule.reach_ascii).min(text.len()));
+                    anchors.push((rid, start, e));
+                    continue;
+                }
                 let (reach, around) = if ascii {
                     (rule.reach_ascii, t.around_ascii)
                 } else {
@@ -487,29 +510,45 @@ impl InjectionScanner {
         // Overlapping windows of one rule find the same match more than once.
         let mut seen: std::collections::HashSet<(usize, usize, usize)> =
             std::collections::HashSet::new();
+        let mut report = |rid: usize, m: regex_automata::Match| {
+            if seen.insert((rid, m.start(), m.end())) {
+                let (os, oe) = norm.original_span(m.start(), m.end());
+                let rule = &RULES[rid];
+                out.push(InjectionFinding {
+                    category: rule.category,
+                    severity: rule.severity,
+                    pattern: rule.id,
+                    span: os..oe,
+                });
+            }
+        };
         for (rid, s, e) in windows {
             let regex = &self.rules[rid].regex;
-            let hay = &text[..e];
             let mut pos = s;
             while pos < e {
-                let Some(m) = regex.find_at(hay, pos) else {
+                let Some(m) = regex.find(Input::new(text).range(pos..e)) else {
                     break;
                 };
-                if seen.insert((rid, m.start(), m.end())) {
-                    let (os, oe) = norm.original_span(m.start(), m.end());
-                    let rule = &RULES[rid];
-                    out.push(InjectionFinding {
-                        category: rule.category,
-                        severity: rule.severity,
-                        pattern: rule.id,
-                        span: os..oe,
-                    });
-                }
+                report(rid, m);
                 pos = if m.end() > m.start() {
                     m.end()
                 } else {
                     ceil_boundary(text, m.end() + 1)
                 };
+            }
+        }
+        // Every match starts at a hit: from the leftmost on, skipping hits inside
+        // the last match, as an unanchored search would.
+        anchors.sort_unstable();
+        let mut last: Option<(usize, usize)> = None;
+        for (rid, s, e) in anchors {
+            if last.is_some_and(|(r, end)| r == rid && s < end) {
+                continue;
+            }
+            let input = Input::new(text).range(s..e).anchored(Anchored::Yes);
+            if let Some(m) = self.rules[rid].regex.find(input) {
+                report(rid, m);
+                last = Some((rid, m.end()));
             }
         }
     }

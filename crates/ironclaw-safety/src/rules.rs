@@ -352,6 +352,7 @@ pub(crate) const RULES: &[Rule] = &[
             "upload",
             "forward",
             "email",
+            "e-mail",
             "transmit",
             "exfiltrat",
             "leak",
@@ -452,7 +453,7 @@ pub(crate) const RULES: &[Rule] = &[
             "constraint",
             "safeguard"
         ],
-        r"\b(without|no|free (of|from)|not bound by|no longer bound by|broken? free (of|from)|doesn't have|does not have|don't have|do not have|has no|have no|ignores?|bypass(es)?|disregards?|abandon(s|ed)?|not (restricted|limited|constrained|held back) by|unbound by|not follow|not adhere to|not comply with|violat\w*|outside (of )?|beyond) (any |all |the |its |their |your |typical |usual |normal |ordinary |standard |his |her |of |kind of |sort of |form of )*((ethical|moral|content|safety|openai'?s?|anthropic'?s?|ai|legal|societal) (restrictions|filters|filtering|limitations|guidelines|rules|principles|polic(y|ies)|boundaries|constraints|safeguards|standards|considerations|concerns)|censorship|morals|ethics|morality|content polic(y|ies)|safeguards)"
+        r"\b(without|no|free (of|from)|not bound by|no longer bound by|broken? free (of|from)|doesn't have|does not have|don't have|do not have|has no|have no|ignores?|bypass(es)?|disregards?|abandon(s|ed)?|not (restricted|limited|constrained|held back) by|unbound by|not follow|not adhere to|not comply with|violat(e|es|ed|ing|ion|ions)|outside (of )?|beyond) (any |all |the |its |their |your |typical |usual |normal |ordinary |standard |his |her |of |kind of |sort of |form of )*((ethical|moral|content|safety|openai'?s?|anthropic'?s?|ai|legal|societal) (restrictions|filters|filtering|limitations|guidelines|rules|principles|polic(y|ies)|boundaries|constraints|safeguards|standards|considerations|concerns)|censorship|morals|ethics|morality|content polic(y|ies)|safeguards)"
     ),
     rule!(
         "jb.no_rules_plain",
