@@ -6,9 +6,11 @@
 //!
 //! - [`AnchorSampler`]: pattern anchors (leak detector) and rule triggers
 //!   (injection scanner), matched ASCII-case-insensitively. Three folded bytes are
-//!   read at every second position; each literal is entered at offsets 0 and 1, so
-//!   it is seen wherever it starts. The bitmap has one bit for each possible
-//!   three-byte value: one shift, one load and one bit test per sample.
+//!   read at every second position; each literal is entered at two consecutive
+//!   offsets, so it is seen wherever it starts. The bitmap has one bit for each
+//!   possible three-byte value: one shift, one load and one bit test per sample.
+//!   A sample that passes is looked up, and its literal's first eight bytes are
+//!   compared in one folded word before the hit is reported.
 //! - [`GramSet`] with [`sampled_hits`]: registered secrets, matched exactly. Every
 //!   encoded form is at least `min_len` bytes long, so with grams of `q` bytes taken
 //!   only at every `step = min_len - q + 1`-th position, one sampled gram lies
@@ -113,16 +115,16 @@ const FOLD: u64 = 0x2020_2020_2020_2020;
 /// The pattern-anchor prefilter: folded three-byte grams sampled at every second
 /// position of the text.
 ///
-/// An anchor starting at an even position has its first three bytes sampled; one
-/// starting at an odd position has the three bytes after its first. So each anchor
-/// is entered twice, at offsets 0 and 1 ([`AnchorSampler::new`] takes the grams),
-/// and the text is read at half its positions. The bitmap of all 2^24 gram values
+/// An anchor's three bytes at offset `j` are sampled where `j` falls on an even
+/// position, the three at `j + 1` where it falls on an odd one. So each anchor is
+/// entered twice (see [`sampler_entries`]), and the text is read at half its
+/// positions. The bitmap of all 2^24 gram values
 /// (2 MiB of address space, of which only the pages of grams that occur are ever
 /// touched) answers for almost every sample without a lookup.
 pub(crate) struct AnchorSampler {
     /// One bit per possible three-byte gram (2 MiB): set when the gram was entered.
     grams: Box<[u64; GRAM_WORDS]>,
-    /// The entries of each bucket of grams (see [`AnchorSampler::bucket`]) are
+    /// The entries of each bucket of grams (a multiplicative hash) are
     /// `slots[starts[b]..starts[b + 1]]`.
     starts: Vec<u32>,
     slots: Vec<Slot>,
@@ -130,27 +132,61 @@ pub(crate) struct AnchorSampler {
     shift: u32,
 }
 
-/// One literal entered under a gram: its value and one more byte of it to check
-/// before the caller verifies the whole literal (most gram hits in prose share
-/// three letters with a literal and differ at the fourth).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One literal entered under a gram: its value, where it starts relative to the
+/// sample, and its first bytes (up to eight), compared before the hit is reported
+/// (most gram hits in prose share three letters with a literal, not more).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct SampleEntry {
     pub(crate) value: u32,
-    /// Position of the byte relative to the sample (added with wrapping, so
-    /// `usize::MAX` is the byte before it), and its folded value.
-    pub(crate) check: Option<(usize, u8)>,
+    /// How many bytes before the sample the literal starts.
+    back: u8,
+    /// How many of its bytes `key` holds.
+    len: u8,
+    /// Its first `len` bytes, folded (see [`FOLD`]), little-endian.
+    key: u64,
 }
 
-/// A [`SampleEntry`] as the sampler stores it, twelve bytes. An entry without a
-/// byte to check checks the sample's own first byte, which always passes.
+impl SampleEntry {
+    fn new(value: u32, back: usize, literal: &[u8]) -> Self {
+        let len = literal.len().min(8);
+        Self {
+            value,
+            back: back as u8,
+            len: len as u8,
+            key: pack(&literal[..len]) | (FOLD & mask(len)),
+        }
+    }
+
+    /// Whether the literal's first bytes are at `start` of `hay`.
+    #[inline(always)]
+    fn matches(&self, hay: &[u8], start: usize) -> bool {
+        let len = usize::from(self.len);
+        match hay.get(start..start + 8) {
+            Some(&[a, b, c, d, e, f, g, h]) => {
+                (u64::from_le_bytes([a, b, c, d, e, f, g, h]) | FOLD) & mask(len) == self.key
+            }
+            _ => hay
+                .get(start..start + len)
+                .is_some_and(|bytes| (pack(bytes) | (FOLD & mask(len))) == self.key),
+        }
+    }
+}
+
+/// The low `len` bytes of a word (`len` up to 8).
+#[inline(always)]
+fn mask(len: usize) -> u64 {
+    if len == 0 {
+        0
+    } else {
+        u64::MAX >> (64 - 8 * len.min(8))
+    }
+}
+
+/// A [`SampleEntry`] under its gram, as the sampler stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Slot {
     gram: u32,
-    value: u32,
-    /// Wrapping offset of the byte to check from the sample: 0, 3 or -1.
-    rel: i8,
-    /// Its folded value.
-    byte: u8,
+    entry: SampleEntry,
 }
 
 /// Words of the gram bitmap: one bit for each of the 2^24 three-byte values.
@@ -172,19 +208,10 @@ impl AnchorSampler {
             .unwrap_or_else(|_| unreachable!("the vector has GRAM_WORDS words"));
         let mut slots: Vec<Slot> = entries
             .into_iter()
-            .map(|(gram, e)| {
+            .map(|(gram, entry)| {
                 let g = gram as usize;
                 grams[(g >> 6) % GRAM_WORDS] |= 1 << (g & 63);
-                let (rel, byte) = match e.check {
-                    Some((rel, byte)) => (rel as i8, byte),
-                    None => (0, (gram & 0xFF) as u8),
-                };
-                Slot {
-                    gram,
-                    value: e.value,
-                    rel,
-                    byte,
-                }
+                Slot { gram, entry }
             })
             .collect();
         // About two buckets per distinct gram.
@@ -232,17 +259,16 @@ impl AnchorSampler {
         };
         for s in self.slots.get(from as usize..to as usize).unwrap_or(&[]) {
             if s.gram == gram
-                && hay
-                    .get(at.wrapping_add(s.rel as isize as usize))
-                    .is_some_and(|&c| c | 0x20 == s.byte)
+                && let Some(start) = at.checked_sub(usize::from(s.entry.back))
+                && s.entry.matches(hay, start)
             {
-                hit(at, s.value);
+                hit(start, s.entry.value);
             }
         }
     }
 
-    /// Calls `hit(position, value)` for every even position whose three folded
-    /// bytes were entered.
+    /// Calls `hit(start, value)` for every literal whose gram was sampled and whose
+    /// first bytes (up to eight) are at `start`.
     #[inline]
     pub(crate) fn hits(&self, hay: &[u8], mut hit: impl FnMut(usize, u32)) {
         // One eight-byte load yields the samples at three even positions.
@@ -275,12 +301,15 @@ impl AnchorSampler {
     }
 }
 
-/// The sampler's entries for `literals` (value `index << 1 | offset`): the folded
-/// three bytes at offsets 0 and 1 of each. Where a literal is too short for the
-/// gram at offset 1, the gram takes the bytes that may follow it: any byte after a
-/// three-byte literal, and `two_byte_follow` after a two-byte one (the caller
-/// vouches that its matches continue with one of those). Shorter literals are
-/// not supported.
+/// The sampler's entries for `literals` (value: the literal's index). Each
+/// literal of four bytes or more is entered under two grams at consecutive
+/// offsets `j` and `j + 1`, so that one of them is sampled wherever the literal
+/// starts; `j` is chosen to avoid the most common trigrams of English and code,
+/// which would pass the bitmap at almost every word. A three-byte literal is
+/// entered at offsets 0 and 1, and the gram at offset 1 takes any byte after it;
+/// a two-byte literal takes the bytes of `two_byte_follow` after it (the caller
+/// vouches that its matches continue with one of those). Shorter literals are not
+/// supported.
 pub(crate) fn sampler_entries<'a>(
     literals: impl IntoIterator<Item = &'a [u8]>,
     two_byte_follow: &[u8],
@@ -293,9 +322,17 @@ pub(crate) fn sampler_entries<'a>(
         } else {
             two_byte_follow
         };
-        for offset in 0..2 {
+        let common = |at: usize| {
+            literal
+                .get(at..at + 3)
+                .is_some_and(|g| COMMON_TRIGRAMS.iter().any(|c| c.eq_ignore_ascii_case(g)))
+        };
+        let first = (0..literal.len().saturating_sub(3))
+            .min_by_key(|&j| usize::from(common(j)) + usize::from(common(j + 1)))
+            .unwrap_or(0);
+        for back in [first, first + 1] {
             let mut grams: Vec<Vec<u8>> =
-                vec![literal.iter().skip(offset).take(3).copied().collect()];
+                vec![literal.iter().skip(back).take(3).copied().collect()];
             while grams[0].len() < 3 {
                 grams = grams
                     .iter()
@@ -308,20 +345,26 @@ pub(crate) fn sampler_entries<'a>(
                     })
                     .collect();
             }
-            // The byte just outside the gram: the fourth at offset 0, the first
-            // (one before the sample) at offset 1.
-            let check = match offset {
-                0 => literal.get(3).map(|&b| (3, b | 0x20)),
-                _ => literal.first().map(|&b| (usize::MAX, b | 0x20)),
-            };
-            let value = (index as u32) << 1 | offset as u32;
+            let entry = SampleEntry::new(index as u32, back, literal);
             for g in grams {
-                entries.push((fold3([g[0], g[1], g[2]]), SampleEntry { value, check }));
+                entries.push((fold3([g[0], g[1], g[2]]), entry));
             }
         }
     }
     entries
 }
+
+/// Trigrams common in English prose and in code, lower case: literals are not
+/// sampled there when they have a choice.
+const COMMON_TRIGRAMS: &[&[u8; 3]] = &[
+    b"the", b"and", b"ing", b"ion", b"tio", b"ent", b"ati", b"for", b"her", b"ter", b"hat", b"tha",
+    b"ere", b"ate", b"his", b"con", b"res", b"ver", b"all", b"ons", b"nce", b"men", b"ith", b"ted",
+    b"ers", b"pro", b"thi", b"wit", b"are", b"ess", b"not", b"ive", b"was", b"ect", b"rea", b"com",
+    b"eve", b"per", b"int", b"est", b"sta", b"cti", b"ica", b"ist", b"ear", b"ain", b"one", b"our",
+    b"iti", b"rat", b"you", b"str", b"ret", b"tur", b"urn", b"der", b"ser", b"use", b"ort", b"ame",
+    b"val", b"lue", b"ult", b"out", b"ine", b"rom", b"fro", b"ove", b"igh", b"ght", b"ill", b"ble",
+    b"ran",
+];
 
 /// Calls `hit(position, value)` for every sampled position (multiples of `step`)
 /// whose `q` bytes are in `set`. `q` is 4 or 8.
@@ -357,9 +400,8 @@ mod tests {
                 for trail in ["", " ", "  "] {
                     let hay = format!("{}{literal}{trail}", " ".repeat(lead));
                     let mut starts = Vec::new();
-                    sampler.hits(hay.as_bytes(), |p, v| {
-                        if let Some(start) = p.checked_sub((v & 1) as usize)
-                            && hay.as_bytes()[start..].len() >= literal.len()
+                    sampler.hits(hay.as_bytes(), |start, _| {
+                        if hay.as_bytes()[start..].len() >= literal.len()
                             && hay[start..start + literal.len()].eq_ignore_ascii_case(literal)
                         {
                             starts.push(start);

@@ -569,11 +569,8 @@ impl InjectionScanner {
                 }
             }
         } else {
-            self.sampler.hits(bytes, |at, value| {
-                if let Some(start) = at.checked_sub((value & 1) as usize) {
-                    check(start, (value >> 1) as usize);
-                }
-            });
+            self.sampler
+                .hits(bytes, |start, value| check(start, value as usize));
         }
         hits.sort_unstable();
         hits.dedup();

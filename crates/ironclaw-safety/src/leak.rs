@@ -463,11 +463,7 @@ impl LeakDetector {
                     }
                 }
             } else if let Some(set) = &self.anchor_grams {
-                set.hits(hay, |at, value| {
-                    if let Some(h) = at.checked_sub((value & 1) as usize) {
-                        on_anchor(h, (value >> 1) as usize);
-                    }
-                });
+                set.hits(hay, |start, value| on_anchor(start, value as usize));
             }
         }
         cands
