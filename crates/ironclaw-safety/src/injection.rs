@@ -425,8 +425,9 @@ impl InjectionScanner {
     fn scan_depth(&self, text: &str, depth: usize, mode: Mode) -> Vec<InjectionFinding> {
         let norm = Normalized::new(text);
         let hits = self.trigger_hits(norm.text.as_bytes(), mode.all_triggers);
+        let ascii = norm.text.is_ascii();
         let mut findings = Vec::new();
-        self.phrase_findings(&norm, &hits, false, mode, &mut findings);
+        self.phrase_findings(&norm, &hits, ascii, false, mode, &mut findings);
         invisible_findings(&norm, &mut findings);
         if depth < 2 {
             self.base64_findings(text, depth, mode, &mut findings);
@@ -450,17 +451,18 @@ impl InjectionScanner {
         strong_ids.sort_unstable();
         strong_ids.dedup();
         if mode.all_rules || strong_ids.len() + weak_ids.len() - cues >= 2 || cues >= CUE_QUORUM {
-            self.phrase_findings(&norm, &hits, true, mode, &mut findings);
+            self.phrase_findings(&norm, &hits, ascii, true, mode, &mut findings);
         }
         findings
     }
 
     /// Findings of the rules triggered by `hits`: the low-severity ones when `weak`,
-    /// the others when not.
+    /// the others when not. `ascii`: the normalised text is all ASCII.
     fn phrase_findings(
         &self,
         norm: &Normalized<'_>,
         hits: &[(usize, usize, usize)],
+        ascii: bool,
         weak: bool,
         mode: Mode,
         out: &mut Vec<InjectionFinding>,
@@ -470,7 +472,7 @@ impl InjectionScanner {
         // starts.
         let mut windows: Vec<(usize, usize, usize)> = Vec::new();
         let mut anchors: Vec<(usize, usize, usize)> = Vec::new();
-        let ascii = text.is_ascii();
+        let mut last_window: Vec<Option<usize>> = vec![None; self.rules.len()];
         for &(start, end, k) in hits {
             for t in &self.trigger_rules[k] {
                 let rid = t.rule;
@@ -495,15 +497,13 @@ impl InjectionScanner {
                 };
                 let s = floor_boundary(text, start.saturating_sub(before));
                 let e = word_end(text, (end + after).min(text.len()));
-                if let Some(w) = windows
-                    .iter_mut()
-                    .rev()
-                    .take(8)
-                    .find(|w| w.0 == rid && w.2 >= s)
-                {
-                    w.2 = w.2.max(e);
-                } else {
-                    windows.push((rid, s, e));
+                // Hits come in order: a rule's new window overlaps only its last.
+                match last_window[rid].and_then(|i| windows.get_mut(i)) {
+                    Some(w) if w.2 >= s => w.2 = w.2.max(e),
+                    _ => {
+                        last_window[rid] = Some(windows.len());
+                        windows.push((rid, s, e));
+                    }
                 }
             }
         }
