@@ -112,17 +112,18 @@ pub(crate) fn pack(bytes: &[u8]) -> u64 {
 /// this only merges a few grams, and every hit is verified.
 const FOLD: u64 = 0x2020_2020_2020_2020;
 
-/// The pattern-anchor prefilter: folded three-byte grams sampled at every second
+/// The pattern-anchor prefilter: folded four-byte grams sampled at every second
 /// position of the text.
 ///
-/// An anchor's three bytes at offset `j` are sampled where `j` falls on an even
-/// position, the three at `j + 1` where it falls on an odd one. So each anchor is
+/// An anchor's four bytes at offset `j` are sampled where `j` falls on an even
+/// position, the four at `j + 1` where it falls on an odd one. So each anchor is
 /// entered twice (see [`sampler_entries`]), and the text is read at half its
-/// positions. The bitmap of all 2^24 gram values
-/// (2 MiB of address space, of which only the pages of grams that occur are ever
-/// touched) answers for almost every sample without a lookup.
+/// positions. A bitmap of 2^24 bits indexed by a hash of the gram (2 MiB of
+/// address space, of which only the pages of grams that occur are ever touched)
+/// answers for almost every sample without a lookup: four bytes rarely pass where
+/// three would at every common word.
 pub(crate) struct AnchorSampler {
-    /// One bit per possible three-byte gram (2 MiB): set when the gram was entered.
+    /// One bit per gram hash (2 MiB): set when a gram with that hash was entered.
     grams: Box<[u64; GRAM_WORDS]>,
     /// The entries of each bucket of grams (a multiplicative hash) are
     /// `slots[starts[b]..starts[b + 1]]`.
@@ -138,8 +139,8 @@ pub(crate) struct AnchorSampler {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct SampleEntry {
     pub(crate) value: u32,
-    /// How many bytes before the sample the literal starts.
-    back: u8,
+    /// How many bytes before the sample the literal starts (-1: the byte after).
+    back: i8,
     /// How many of its bytes `key` holds.
     len: u8,
     /// Its first `len` bytes, folded (see [`FOLD`]), little-endian.
@@ -147,11 +148,11 @@ pub(crate) struct SampleEntry {
 }
 
 impl SampleEntry {
-    fn new(value: u32, back: usize, literal: &[u8]) -> Self {
+    fn new(value: u32, back: isize, literal: &[u8]) -> Self {
         let len = literal.len().min(8);
         Self {
             value,
-            back: back as u8,
+            back: back as i8,
             len: len as u8,
             key: pack(&literal[..len]) | (FOLD & mask(len)),
         }
@@ -189,18 +190,22 @@ struct Slot {
     entry: SampleEntry,
 }
 
-/// Words of the gram bitmap: one bit for each of the 2^24 three-byte values.
+/// Words of the gram bitmap: one bit for each of the 2^24 gram hashes.
 const GRAM_WORDS: usize = (1 << 24) / 64;
-/// The low three bytes of a packed gram.
-const GRAM3: u64 = 0xFF_FFFF;
 
-/// Folds three bytes the way the sampler folds the text (see [`FOLD`]).
-pub(crate) fn fold3(bytes: [u8; 3]) -> u32 {
-    (u32::from_le_bytes([bytes[0], bytes[1], bytes[2], 0]) | 0x20_2020) & GRAM3 as u32
+/// Folds four bytes the way the sampler folds the text (see [`FOLD`]).
+pub(crate) fn fold4(bytes: [u8; 4]) -> u32 {
+    u32::from_le_bytes(bytes) | FOLD as u32
+}
+
+/// The bitmap index of a folded gram: the top 24 bits of a multiplicative hash.
+#[inline(always)]
+fn gram_bit(gram: u32) -> usize {
+    (gram.wrapping_mul(MUL_A as u32) >> 8) as usize
 }
 
 impl AnchorSampler {
-    /// Builds the sampler from [`fold3`] grams and their entries.
+    /// Builds the sampler from [`fold4`] grams and their entries.
     pub(crate) fn new(entries: Vec<(u32, SampleEntry)>) -> Self {
         let mut grams: Box<[u64; GRAM_WORDS]> = vec![0u64; GRAM_WORDS]
             .into_boxed_slice()
@@ -209,7 +214,7 @@ impl AnchorSampler {
         let mut slots: Vec<Slot> = entries
             .into_iter()
             .map(|(gram, entry)| {
-                let g = gram as usize;
+                let g = gram_bit(gram);
                 grams[(g >> 6) % GRAM_WORDS] |= 1 << (g & 63);
                 Slot { gram, entry }
             })
@@ -223,7 +228,7 @@ impl AnchorSampler {
             .trailing_zeros()
             .max(1);
         let shift = 32 - log2;
-        let bucket = |gram: u32| (gram.wrapping_mul(MUL_A as u32) >> shift) as usize;
+        let bucket = |gram: u32| (gram.wrapping_mul(MUL_B as u32) >> shift) as usize;
         slots.sort_unstable_by_key(|s| (bucket(s.gram), *s));
         slots.dedup();
         let mut starts = vec![0u32; (1 << log2) + 1];
@@ -243,7 +248,7 @@ impl AnchorSampler {
 
     #[inline(always)]
     fn visit(&self, hay: &[u8], gram: u32, at: usize, hit: &mut impl FnMut(usize, u32)) {
-        let g = gram as usize;
+        let g = gram_bit(gram);
         if self.grams[(g >> 6) % GRAM_WORDS] & (1 << (g & 63)) == 0 {
             return;
         }
@@ -253,13 +258,13 @@ impl AnchorSampler {
     /// The entries of a gram that passed the bitmap (out of line: rare).
     #[inline(never)]
     fn lookup(&self, hay: &[u8], gram: u32, at: usize, hit: &mut impl FnMut(usize, u32)) {
-        let b = (gram.wrapping_mul(MUL_A as u32) >> self.shift) as usize;
+        let b = (gram.wrapping_mul(MUL_B as u32) >> self.shift) as usize;
         let (Some(&from), Some(&to)) = (self.starts.get(b), self.starts.get(b + 1)) else {
             return;
         };
         for s in self.slots.get(from as usize..to as usize).unwrap_or(&[]) {
             if s.gram == gram
-                && let Some(start) = at.checked_sub(usize::from(s.entry.back))
+                && let Some(start) = at.checked_add_signed(-isize::from(s.entry.back))
                 && s.entry.matches(hay, start)
             {
                 hit(start, s.entry.value);
@@ -276,79 +281,90 @@ impl AnchorSampler {
         while let Some(&[a, b, c, d, e, f, g, h]) = hay.get(i..i + 8) {
             let word = u64::from_le_bytes([a, b, c, d, e, f, g, h]) | FOLD;
             for k in 0..3 {
-                self.visit(
-                    hay,
-                    ((word >> (16 * k)) & GRAM3) as u32,
-                    i + 2 * k,
-                    &mut hit,
-                );
+                self.visit(hay, (word >> (16 * k)) as u32, i + 2 * k, &mut hit);
             }
             i += 6;
         }
-        while let Some(&[a, b, c]) = hay.get(i..i + 3) {
-            self.visit(hay, fold3([a, b, c]), i, &mut hit);
-            i += 2;
+        // The last even positions, with zero bytes after the end (folded to
+        // spaces, which only "any byte" expansions match).
+        let mut tail = [0u8; 12];
+        let rest = hay.get(i..).unwrap_or(&[]);
+        if let Some(head) = tail.get_mut(..rest.len()) {
+            head.copy_from_slice(rest);
         }
-        // A three-byte literal in the last three bytes, at an odd position, has no
-        // byte after it for the offset-1 gram: sample that position too.
-        let last = hay.len().wrapping_sub(3);
-        if hay.len() >= 3
-            && last % 2 == 1
-            && let Some(&[a, b, c]) = hay.get(last..)
-        {
-            self.visit(hay, fold3([a, b, c]), last, &mut hit);
+        for at in (0..rest.len()).step_by(2) {
+            if let Some(&[a, b, c, d]) = tail.get(at..at + 4) {
+                self.visit(hay, fold4([a, b, c, d]), i + at, &mut hit);
+            }
         }
     }
 }
 
 /// The sampler's entries for `literals` (value: the literal's index). Each
-/// literal of four bytes or more is entered under two grams at consecutive
-/// offsets `j` and `j + 1`, so that one of them is sampled wherever the literal
-/// starts; `j` is chosen to avoid the most common trigrams of English and code,
-/// which would pass the bitmap at almost every word. A three-byte literal is
-/// entered at offsets 0 and 1, and the gram at offset 1 takes any byte after it;
-/// a two-byte literal takes the bytes of `two_byte_follow` after it (the caller
-/// vouches that its matches continue with one of those). Shorter literals are not
-/// supported.
+/// literal is entered under the four-byte grams at two consecutive offsets `o`
+/// and `o + 1`, so that one of them is sampled wherever the literal starts. A
+/// gram's bytes before the literal are any byte, and its bytes after the literal
+/// any byte for a literal of three bytes or more, or one of `two_byte_follow` for
+/// a two-byte literal (the caller vouches that its matches continue with two of
+/// those). Where a literal has a choice of offsets, it is entered at the grams
+/// that expand to fewest byte strings and then hold fewest of the commonest
+/// trigrams of English and code, which would pass the bitmap at almost every
+/// word. Shorter literals are not supported.
 pub(crate) fn sampler_entries<'a>(
     literals: impl IntoIterator<Item = &'a [u8]>,
     two_byte_follow: &[u8],
 ) -> Vec<(u32, SampleEntry)> {
-    let all: Vec<u8> = (0..=255).collect();
+    // Folded, the text has 128 distinct byte values.
+    let any: Vec<u8> = (0..=255u8).filter(|b| b & 0x20 == 0x20).collect();
+    let mut follow_folded: Vec<u8> = two_byte_follow.iter().map(|b| b | 0x20).collect();
+    follow_folded.sort_unstable();
+    follow_folded.dedup();
     let mut entries = Vec::new();
     for (index, literal) in literals.into_iter().enumerate() {
-        let follow: &[u8] = if literal.len() >= 3 {
-            &all
-        } else {
-            two_byte_follow
+        let len = literal.len() as isize;
+        let after: &[u8] = if len >= 3 { &any } else { &follow_folded };
+        // The choices for each of the gram's four bytes at offset `o`.
+        let choices = |o: isize| -> Vec<Vec<u8>> {
+            (o..o + 4)
+                .map(
+                    |p| match usize::try_from(p).ok().and_then(|p| literal.get(p)) {
+                        Some(&b) => vec![b | 0x20],
+                        None if p < 0 => any.clone(),
+                        None => after.to_vec(),
+                    },
+                )
+                .collect()
         };
-        let common = |at: usize| {
-            literal
-                .get(at..at + 3)
-                .is_some_and(|g| COMMON_TRIGRAMS.iter().any(|c| c.eq_ignore_ascii_case(g)))
+        let expansions = |o: isize| choices(o).iter().map(Vec::len).product::<usize>();
+        let common = |o: isize| {
+            (o..o + 2)
+                .filter(|&p| {
+                    usize::try_from(p)
+                        .ok()
+                        .and_then(|p| literal.get(p..p + 3))
+                        .is_some_and(|g| COMMON_TRIGRAMS.iter().any(|c| c.eq_ignore_ascii_case(g)))
+                })
+                .count()
         };
-        let first = (0..literal.len().saturating_sub(3))
-            .min_by_key(|&j| usize::from(common(j)) + usize::from(common(j + 1)))
+        let first = (-1..=(len - 4).max(-1))
+            .min_by_key(|&o| (expansions(o) + expansions(o + 1), common(o) + common(o + 1)))
             .unwrap_or(0);
         for back in [first, first + 1] {
-            let mut grams: Vec<Vec<u8>> =
-                vec![literal.iter().skip(back).take(3).copied().collect()];
-            while grams[0].len() < 3 {
+            let entry = SampleEntry::new(index as u32, back, literal);
+            let mut grams: Vec<[u8; 4]> = vec![[0; 4]];
+            for (k, options) in choices(back).into_iter().enumerate() {
                 grams = grams
                     .iter()
                     .flat_map(|g| {
-                        follow.iter().map(move |&b| {
-                            let mut g = g.clone();
-                            g.push(b);
+                        options.iter().map(move |&b| {
+                            let mut g = *g;
+                            g[k] = b;
                             g
                         })
                     })
                     .collect();
             }
-            let entry = SampleEntry::new(index as u32, back, literal);
-            for g in grams {
-                entries.push((fold3([g[0], g[1], g[2]]), entry));
-            }
+            entries.extend(grams.into_iter().map(|g| (fold4(g), entry)));
         }
     }
     entries

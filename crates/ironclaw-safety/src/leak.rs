@@ -17,7 +17,7 @@ pub const MIN_SECRET_LEN: usize = 8;
 
 /// Anchors shorter than a gram are entered with every byte that may follow them; for
 /// two-byte anchors (`SK`, `Q~`) those are the token characters their patterns
-/// require next.
+/// require next (at least two).
 const TOKEN_BYTES: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.~+/=";
 /// Most registered-secret gram offsets per encoded form (bounds the sampling step).
 const MAX_STEP: usize = 32;
@@ -692,8 +692,8 @@ mod tests {
 
     #[test]
     fn anchors_are_long_enough_for_the_sampler() {
-        // Two-byte anchors are completed with TOKEN_BYTES: only these two are vetted
-        // (their patterns require a token character next). A shorter or a new
+        // Two-byte anchors are completed with two of TOKEN_BYTES: only these two
+        // are vetted (their patterns require at least two token characters next). A shorter or a new
         // two-byte anchor needs the same review.
         for spec in BUILTIN {
             for a in spec.anchors {
