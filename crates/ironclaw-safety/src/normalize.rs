@@ -240,7 +240,8 @@ fn deletions<T: Copy + Into<char>>(chars: &[T]) -> Vec<usize> {
 /// Whether [`deletions`] can find anything in ASCII text: a hyphen between two
 /// letters, or a single letter, a separator and a single letter (the start of a
 /// letter-spaced run). Clean text skips the full analysis: letters and hyphens are
-/// found through bitmaps built eight bytes at a time, in one pass.
+/// found through bitmaps built sixteen bytes at a time (SSE2 on x86-64), in one
+/// pass.
 fn may_have_deletions(bytes: &[u8]) -> bool {
     let chunks = bytes.len().div_ceil(64);
     let bits = |w: usize| {
@@ -340,35 +341,84 @@ fn may_have_deletions_str(text: &str) -> bool {
 /// is set when byte `64 * w + i` is an ASCII letter, of the second when it is a
 /// hyphen.
 fn chunk_bits(bytes: &[u8], w: usize) -> (u64, u64) {
-    const LOW: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x80 * LOW;
     let chunk = bytes.get(w * 64..).unwrap_or(&[]);
     let chunk = &chunk[..chunk.len().min(64)];
+    let mut padded = [0u8; 64];
+    let full: &[u8; 64] = match chunk.try_into() {
+        Ok(full) => full,
+        Err(_) => {
+            padded[..chunk.len()].copy_from_slice(chunk);
+            &padded
+        }
+    };
     let (mut letters, mut hyphens) = (0u64, 0u64);
-    for (k, part) in chunk.chunks(8).enumerate() {
-        let eight: [u8; 8] = part.try_into().unwrap_or_else(|_| {
-            let mut padded = [0u8; 8];
-            padded[..part.len()].copy_from_slice(part);
-            padded
-        });
-        let raw = u64::from_le_bytes(eight);
-        // Lower-case every letter, then test 0x61 <= byte < 0x7B in each lane
-        // through its high bit. The high bits are cleared first so that no lane
-        // carries into the next; non-ASCII lanes are dropped after.
-        let x = (raw & !HIGH) | (0x20 * LOW);
-        let at_least_a = x.wrapping_add(0x1F * LOW);
-        let past_z = x.wrapping_add(0x05 * LOW);
-        let letter_lanes = at_least_a & !past_z & !raw & HIGH;
-        // Lanes equal to b'-': zero after the XOR (exact, no borrow).
-        let y = raw ^ (u64::from(b'-') * LOW);
-        let hyphen_lanes = !(((y & !HIGH).wrapping_add(!HIGH)) | y) & HIGH;
-        // Gathers the eight lane bits (moved to bit 0 of each lane) into the top
-        // byte, in order.
-        let gather = |lanes: u64| (lanes >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56;
-        letters |= gather(letter_lanes) << (8 * k);
-        hyphens |= gather(hyphen_lanes) << (8 * k);
+    for (k, sixteen) in full.chunks_exact(16).enumerate() {
+        let (l, h) = lanes16(sixteen);
+        letters |= u64::from(l) << (16 * k);
+        hyphens |= u64::from(h) << (16 * k);
     }
     (letters, hyphens)
+}
+
+/// The letter and hyphen bits of sixteen bytes (bit `i`: byte `i`).
+fn lanes16(sixteen: &[u8]) -> (u16, u16) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[allow(unsafe_code)]
+        // SAFETY: `lanes16_sse2` is unsafe to call only because it requires SSE2,
+        // which is part of the x86-64 baseline: every x86-64 CPU has it. It reads
+        // nothing but its argument, through safe slice access.
+        unsafe {
+            lanes16_sse2(sixteen)
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    lanes16_portable(sixteen)
+}
+
+/// [`lanes16`] with SSE2: one comparison per condition for all sixteen bytes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn lanes16_sse2(sixteen: &[u8]) -> (u16, u16) {
+    use std::arch::x86_64::{
+        _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_movemask_epi8,
+        _mm_or_si128, _mm_set_epi64x, _mm_set1_epi8,
+    };
+    let half = |from: usize| {
+        let mut eight = [0u8; 8];
+        if let Some(part) = sixteen.get(from..from + 8) {
+            eight.copy_from_slice(part);
+        }
+        i64::from_le_bytes(eight)
+    };
+    let raw = _mm_set_epi64x(half(8), half(0));
+    // Lower-case every letter; bytes of 0x80 and above stay negative as i8, so
+    // they fail the first comparison.
+    let x = _mm_or_si128(raw, _mm_set1_epi8(0x20));
+    let letter = _mm_and_si128(
+        _mm_cmpgt_epi8(x, _mm_set1_epi8(b'a' as i8 - 1)),
+        _mm_cmplt_epi8(x, _mm_set1_epi8(b'z' as i8 + 1)),
+    );
+    let hyphen = _mm_cmpeq_epi8(raw, _mm_set1_epi8(b'-' as i8));
+    (
+        _mm_movemask_epi8(letter) as u16,
+        _mm_movemask_epi8(hyphen) as u16,
+    )
+}
+
+/// [`lanes16`] a byte at a time (other targets, and the reference in tests).
+#[cfg(any(test, not(target_arch = "x86_64")))]
+fn lanes16_portable(sixteen: &[u8]) -> (u16, u16) {
+    sixteen
+        .iter()
+        .take(16)
+        .enumerate()
+        .fold((0, 0), |(l, h), (i, &b)| {
+            (
+                l | u16::from(b.is_ascii_alphabetic()) << i,
+                h | u16::from(b == b'-') << i,
+            )
+        })
 }
 
 impl<'a> Normalized<'a> {
@@ -630,6 +680,21 @@ mod tests {
             ] {
                 let text = format!("{pad}{tail}1");
                 assert_eq!(may_have_deletions(text.as_bytes()), expected, "{text}");
+            }
+        }
+        // The vector form equals the byte-at-a-time form, every byte value in
+        // every lane.
+        for b in 0..=255u8 {
+            for lane in 0..16 {
+                for fill in [0u8, b'a', b'-', 0x80, 0xFF, b'Z'] {
+                    let mut sixteen = [fill; 16];
+                    sixteen[lane] = b;
+                    assert_eq!(
+                        lanes16(&sixteen),
+                        lanes16_portable(&sixteen),
+                        "{b} in {lane}"
+                    );
+                }
             }
         }
         // Every byte value in every lane, after every other byte value.
