@@ -12,6 +12,7 @@
 //! it.
 
 use regex_automata::nfa::thompson::{self, NFA, State, WhichCaptures};
+use regex_automata::util::look::Look;
 use regex_automata::util::primitives::StateID;
 use regex_syntax::hir::Hir;
 
@@ -55,9 +56,75 @@ impl RuleGraph {
     /// after it, with ASCII letters of `word` matched in either case; `None` when
     /// the word never occurs inside a match.
     pub(crate) fn word_bounds(&self, word: &[u8]) -> Option<(usize, usize)> {
+        let mut marks = Marks::new(self.graph.succ.len());
+        let mut bounds: Option<(usize, usize)> = None;
+        for (before, ends) in self.occurrences(word) {
+            let here = self.graph.closure(ends, &mut marks);
+            if let Some(after) = here.iter().filter_map(|&s| self.suffix[s]).max() {
+                let (b, a) = bounds.unwrap_or((0, 0));
+                bounds = Some((b.max(before), a.max(after)));
+            }
+        }
+        bounds
+    }
+
+    /// What may come right after an occurrence of `word` inside a match: whether
+    /// the text may end there, and which bytes may follow (bit `b` of the set),
+    /// whether the match goes on with them or ends before them. A word boundary
+    /// right after a word that ends in a word character admits only non-word
+    /// bytes, a non-boundary only word bytes. `None` when the word never occurs
+    /// inside a match.
+    pub(crate) fn word_follow(&self, word: &[u8]) -> Option<(bool, [u64; 4])> {
+        let graph = &self.graph;
+        let last_is_word = word.last().is_some_and(|&b| is_word_byte(b));
+        let mut at_end = false;
+        let mut set = [0u64; 4];
+        let mut found = false;
+        for (_, ends) in self.occurrences(word) {
+            found = true;
+            // (state, allowed next bytes) over epsilon edges.
+            let mut stack: Vec<(usize, Next)> = ends.into_iter().map(|s| (s, Next::Any)).collect();
+            let mut seen = std::collections::HashSet::new();
+            while let Some((q, next)) = stack.pop() {
+                if !seen.insert((q, next)) || self.suffix[q].is_none() {
+                    continue;
+                }
+                // A match ending here admits any next byte the look-arounds do.
+                let ranges: &[(u8, u8, usize)] = if graph.is_match[q] {
+                    at_end |= next != Next::Word;
+                    &[(0, 255, 0)]
+                } else {
+                    &graph.bytes[q]
+                };
+                for &(lo, hi, to) in ranges {
+                    if !graph.is_match[q] && self.suffix[to].is_none() {
+                        continue;
+                    }
+                    for b in lo..=hi {
+                        if next.admits(b) {
+                            set[usize::from(b >> 6)] |= 1 << (b & 63);
+                        }
+                    }
+                }
+                let narrowed = match graph.look[q] {
+                    Some(Look::WordAscii) if last_is_word => next.and(Next::NonWord),
+                    Some(Look::WordAsciiNegate) if last_is_word => next.and(Next::Word),
+                    _ => Some(next),
+                };
+                if let Some(narrowed) = narrowed {
+                    stack.extend(graph.eps[q].iter().map(|&s| (s, narrowed)));
+                }
+            }
+        }
+        found.then_some((at_end, set))
+    }
+
+    /// Every place `word` can occur inside a match: the most bytes before it, and
+    /// the states right after its last byte (before any epsilon edge).
+    fn occurrences(&self, word: &[u8]) -> Vec<(usize, Vec<usize>)> {
         let graph = &self.graph;
         let mut marks = Marks::new(graph.succ.len());
-        let mut bounds: Option<(usize, usize)> = None;
+        let mut out = Vec::new();
         for start in 0..graph.succ.len() {
             let Some(before) = self.prefix[start] else {
                 continue;
@@ -67,19 +134,21 @@ impl RuleGraph {
                 continue;
             }
             let mut here = vec![start];
-            for &b in word {
+            for (i, &b) in word.iter().enumerate() {
                 let next: Vec<usize> = here.iter().flat_map(|&s| graph.step(s, b)).collect();
+                if i + 1 == word.len() {
+                    if !next.is_empty() {
+                        out.push((before, next));
+                    }
+                    break;
+                }
                 here = graph.closure(next, &mut marks);
                 if here.is_empty() {
                     break;
                 }
             }
-            if let Some(after) = here.iter().filter_map(|&s| self.suffix[s]).max() {
-                let (b, a) = bounds.unwrap_or((0, 0));
-                bounds = Some((b.max(before), a.max(after)));
-            }
         }
-        bounds
+        out
     }
 }
 
@@ -142,6 +211,38 @@ impl RuleGraph {
     }
 }
 
+/// Which bytes may come next, after the look-arounds passed so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Next {
+    Any,
+    Word,
+    NonWord,
+}
+
+impl Next {
+    fn admits(self, b: u8) -> bool {
+        match self {
+            Next::Any => true,
+            Next::Word => is_word_byte(b),
+            Next::NonWord => !is_word_byte(b),
+        }
+    }
+
+    /// Both conditions; `None` when no byte meets them.
+    fn and(self, other: Next) -> Option<Next> {
+        match (self, other) {
+            (Next::Any, x) | (x, Next::Any) => Some(x),
+            (a, b) if a == b => Some(a),
+            _ => None,
+        }
+    }
+}
+
+/// An ASCII word byte, as `(?-u:\b)` sees it.
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
 /// Visited marks for one closure after another, without clearing between them.
 struct Marks {
     stamp: u32,
@@ -167,6 +268,8 @@ struct Graph {
     /// Per state: all successors with the bytes each edge consumes.
     succ: Vec<Vec<(usize, usize)>>,
     is_match: Vec<bool>,
+    /// Per state: the look-around it asserts, if it is a look-around.
+    look: Vec<Option<Look>>,
 }
 
 impl Graph {
@@ -177,6 +280,7 @@ impl Graph {
             eps: vec![Vec::new(); n],
             succ: vec![Vec::new(); n],
             is_match: vec![false; n],
+            look: vec![None; n],
         };
         let id = |s: StateID| s.as_usize();
         for (q, state) in nfa.states().iter().enumerate() {
@@ -197,9 +301,11 @@ impl Graph {
                         }
                     }
                 }
-                State::Look { next, .. } | State::Capture { next, .. } => {
+                State::Look { look, next } => {
+                    graph.look[q] = Some(*look);
                     graph.eps[q].push(id(*next))
                 }
+                State::Capture { next, .. } => graph.eps[q].push(id(*next)),
                 State::Union { alternates } => {
                     graph.eps[q].extend(alternates.iter().map(|&s| id(s)))
                 }
@@ -342,6 +448,44 @@ mod tests {
         // Never inside a match, or unbounded: no bound.
         assert_eq!(word_bounds(r"ignore previous", b"forget"), None);
         assert_eq!(word_bounds(r"a+mode", b"mode"), None);
+    }
+
+    fn follow(pattern: &str, word: &str) -> (bool, Vec<u8>) {
+        let hir = regex_syntax::Parser::new().parse(pattern).unwrap();
+        let (at_end, set) = RuleGraph::new(&hir)
+            .unwrap()
+            .word_follow(word.as_bytes())
+            .unwrap();
+        let bytes = (0..=255u8)
+            .filter(|&b| set[usize::from(b >> 6)] >> (b & 63) & 1 == 1)
+            .collect();
+        (at_end, bytes)
+    }
+
+    #[test]
+    fn what_may_follow_a_word() {
+        let all: Vec<u8> = (0..=255).collect();
+        let non_word: Vec<u8> = all.iter().copied().filter(|&b| !is_word_byte(b)).collect();
+        let word: Vec<u8> = all.iter().copied().filter(|&b| is_word_byte(b)).collect();
+        // Goes on with a space and more words: only the space.
+        assert_eq!(
+            follow(r"(?i-u)\b(admin|god) mode (enabled|on)", "mode"),
+            (false, vec![b' '])
+        );
+        // Either case, and a gap that may be empty.
+        assert_eq!(
+            follow(r"(?i-u)mode[ .]{0,2}on", "MODE"),
+            (false, vec![b' ', b'.', b'O', b'o'])
+        );
+        // Ends after a word boundary: any non-word byte, or the end of the text.
+        assert_eq!(follow(r"(?i-u)god mode\b", "mode"), (true, non_word));
+        // Ends with no boundary: anything.
+        assert_eq!(follow(r"(?i-u)god mode", "mode"), (true, all));
+        // A non-boundary: only word bytes, never the end of the text.
+        assert_eq!(follow(r"(?i-u)mode\B", "mode"), (false, word));
+        // A word that never occurs in a match.
+        let hir = regex_syntax::Parser::new().parse("god mode").unwrap();
+        assert_eq!(RuleGraph::new(&hir).unwrap().word_follow(b"dan"), None);
     }
 
     fn starts_with(pattern: &str, words: &[&str]) -> bool {

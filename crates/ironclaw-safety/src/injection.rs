@@ -296,6 +296,11 @@ struct Triggered {
     rule: usize,
     around: Option<(usize, usize)>,
     around_ascii: Option<(usize, usize)>,
+    /// In ASCII text, for a one-word trigger: whether a match may contain the
+    /// word at the end of the text, and the bytes that may follow it in a match
+    /// (see `around`). A hit followed by another byte cannot be in a match: the
+    /// rule is not run for it ("mode" in "model").
+    follow_ascii: Option<(bool, [u64; 4])>,
 }
 
 impl fmt::Debug for InjectionScanner {
@@ -314,20 +319,11 @@ impl InjectionScanner {
         let mut graphs = Vec::new();
         let mut rules = Vec::new();
         for (id, rule) in RULES.iter().enumerate() {
-            let source = fold_str(rule.regex)
-                .replace(' ', GAP)
-                .replace(r"\b", r"(?-u:\b)")
-                .replace(r"\w", WORD_CHAR);
             let build_error = |e: Box<dyn std::error::Error + Send + Sync>| SafetyError::Build {
                 what: "injection rule",
                 source: e,
             };
-            let hir = regex_syntax::Parser::new()
-                .parse(&format!("(?i){source}"))
-                .map_err(|e| build_error(Box::new(e)))?;
-            // Bounded repetition bounds the match, and so the window a trigger hit
-            // has to search.
-            let hir = cap_repetitions(hir);
+            let hir = rule_hir(rule.regex).map_err(|e| build_error(e))?;
             let reach = hir.properties().maximum_len().unwrap_or(RULE_REACH);
             let ascii_hir = ascii_only(hir.clone());
             let reach_ascii = ascii_hir
@@ -392,12 +388,16 @@ impl InjectionScanner {
                 let bounds = |graph: &Option<RuleGraph>| {
                     graph.as_ref().zip(word).and_then(|(g, w)| g.word_bounds(w))
                 };
+                let follow = |graph: &Option<RuleGraph>| {
+                    graph.as_ref().zip(word).and_then(|(g, w)| g.word_follow(w))
+                };
                 rules
                     .into_iter()
                     .map(|rule| Triggered {
                         rule,
                         around: bounds(&graphs[rule].0),
                         around_ascii: bounds(&graphs[rule].1),
+                        follow_ascii: follow(&graphs[rule].1),
                     })
                     .collect()
             })
@@ -477,6 +477,16 @@ impl InjectionScanner {
             for t in &self.trigger_rules[k] {
                 let rid = t.rule;
                 if (RULES[rid].severity == Severity::Low) != weak {
+                    continue;
+                }
+                if ascii
+                    && !mode.whole_text
+                    && let Some((at_end, set)) = &t.follow_ascii
+                    && !match text.as_bytes().get(end) {
+                        None => *at_end,
+                        Some(&b) => set[usize::from(b >> 6)] >> (b & 63) & 1 == 1,
+                    }
+                {
                     continue;
                 }
                 let rule = &self.rules[rid];
@@ -752,6 +762,20 @@ fn finalize(findings: &mut Vec<InjectionFinding>) {
         return;
     }
     findings.retain(|f| !is_cue(f.pattern) && f.severity > Severity::Low);
+}
+
+/// A rule's regex as matched: over folded text, a space standing for a short
+/// gap, ASCII word boundaries, case-insensitive, every repetition bounded (which
+/// bounds the match, and so the window a trigger hit has to search).
+fn rule_hir(regex: &str) -> Result<regex_syntax::hir::Hir, Box<regex_syntax::Error>> {
+    let source = fold_str(regex)
+        .replace(' ', GAP)
+        .replace(r"\b", r"(?-u:\b)")
+        .replace(r"\w", WORD_CHAR);
+    let hir = regex_syntax::Parser::new()
+        .parse(&format!("(?i){source}"))
+        .map_err(Box::new)?;
+    Ok(cap_repetitions(hir))
 }
 
 /// Whether a rule id names a cue (see [`finalize`]).

@@ -432,7 +432,7 @@ pub(crate) const RULES: &[Rule] = &[
             "antidan",
             "mode"
         ],
-        r"\b(dan mode|do anything now|dan ?\d+(\.\d+)?\b|jailbr(oken|eak(ed|ing)?)( mode| version| prompt|s?\b)|developer mode (enabled|output|on|activated|v2)|enable developer mode|strive to avoid norms|always intelligent and machiavellian|evil confidant|anti-?dan|betterdan|(opposite|god|unrestricted|uncensored|unfiltered|chaos|evil|rogue) mode)"
+        r"\b(dan mode|do anything now|dan ?\d+(\.\d+)?\b|jailbr(oken|eak(ed|ing)?)( mode| version| prompt|s?\b)|developer mode (enabled|output|on|activated|v2)|enable developer mode|strive to avoid norms|always intelligent and machiavellian|evil confidant|anti-?dan|betterdan|(opposite|god|unrestricted|uncensored|unfiltered|chaos|evil|rogue) mode)\b"
     ),
     rule!(
         "jb.no_restrictions",
