@@ -398,6 +398,10 @@ impl Graph {
                 indegree[s] += 1;
             }
         }
+        // An edge back into the start is a cycle.
+        if indegree[start] != 0 {
+            return None;
+        }
         let mut ready = vec![start];
         let mut order = Vec::new();
         while let Some(q) = ready.pop() {
@@ -410,7 +414,7 @@ impl Graph {
             }
         }
         let count = reachable.iter().filter(|&&r| r).count();
-        (indegree[start] == 0 && order.len() == count).then_some(order)
+        (order.len() == count).then_some(order)
     }
 }
 
