@@ -46,7 +46,11 @@ fn main() {
         .unwrap();
     let built = std::time::Instant::now();
     let injection = InjectionScanner::new().unwrap();
-    println!("{:<28} {:>8.1} ms", "injection scanner built", built.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "{:<28} {:>8.1} ms",
+        "injection scanner built",
+        built.elapsed().as_secs_f64() * 1e3
+    );
     let bytes = text.as_bytes();
     report("leak builtin", bytes.len(), rounds, || {
         builtin.scan(bytes).len()
