@@ -135,7 +135,8 @@ pub(crate) struct AnchorSampler {
 
 /// One literal entered under a gram: its value, where it starts relative to the
 /// sample, and its first bytes (up to eight), compared before the hit is reported
-/// (most gram hits in prose share three letters with a literal, not more).
+/// (a gram hit in prose is often a word that shares four letters with a literal,
+/// not eight: "support" for "suppose").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct SampleEntry {
     pub(crate) value: u32,
@@ -194,7 +195,7 @@ struct Slot {
 const GRAM_WORDS: usize = (1 << 24) / 64;
 
 /// Folds four bytes the way the sampler folds the text (see [`FOLD`]).
-pub(crate) fn fold4(bytes: [u8; 4]) -> u32 {
+fn fold4(bytes: [u8; 4]) -> u32 {
     u32::from_le_bytes(bytes) | FOLD as u32
 }
 
