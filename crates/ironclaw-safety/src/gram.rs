@@ -431,6 +431,53 @@ mod tests {
         }
     }
 
+    /// Random sets of literals (three to ten bytes of letters, digits, the bytes
+    /// that fold onto others, and non-ASCII bytes) in random text, in either case:
+    /// the sampler reports every place a literal starts.
+    #[test]
+    fn random_literals_are_found_wherever_they_start() {
+        use std::collections::BTreeSet;
+        let alphabet: &[u8] = b"aAbzZ09_@`~ -.\x7f\xc3\xa9\xe5";
+        let mut below = crate::test_rng(5);
+        for round in 0..2_000 {
+            let literals: Vec<Vec<u8>> = (0..1 + below(6))
+                .map(|_| {
+                    (0..3 + below(8))
+                        .map(|_| alphabet[below(alphabet.len())])
+                        .collect()
+                })
+                .collect();
+            let sampler =
+                AnchorSampler::new(sampler_entries(literals.iter().map(Vec::as_slice), b""));
+            let mut text = Vec::new();
+            for _ in 0..below(10) {
+                for _ in 0..below(5) {
+                    text.push(alphabet[below(alphabet.len())]);
+                }
+                let literal = &literals[below(literals.len())];
+                text.extend(literal.iter().map(|&b| match below(2) {
+                    0 => b.to_ascii_uppercase(),
+                    _ => b,
+                }));
+            }
+            let at = |start: usize, v: usize| {
+                text.get(start..start + literals[v].len())
+                    .is_some_and(|t| t.eq_ignore_ascii_case(&literals[v]))
+            };
+            let want: BTreeSet<(usize, usize)> = (0..text.len())
+                .flat_map(|start| (0..literals.len()).map(move |v| (start, v)))
+                .filter(|&(start, v)| at(start, v))
+                .collect();
+            let mut got = BTreeSet::new();
+            sampler.hits(&text, |start, v| {
+                if at(start, v as usize) {
+                    got.insert((start, v as usize));
+                }
+            });
+            assert_eq!(got, want, "round {round}: {literals:?} in {text:?}");
+        }
+    }
+
     #[test]
     fn sampling_covers_every_alignment() {
         let secret = b"0123456789abcdef";
