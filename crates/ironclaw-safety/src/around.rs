@@ -80,15 +80,19 @@ impl RuleGraph {
         let mut at_end = false;
         let mut set = [0u64; 4];
         let mut found = false;
+        // Per state, the `Next` conditions it has been reached with (one bit each):
+        // the answer is a union, so each pair is explored once for all occurrences.
+        let mut seen = vec![0u8; graph.succ.len()];
         for (_, ends) in self.occurrences(word) {
             found = true;
             // (state, allowed next bytes) over epsilon edges.
             let mut stack: Vec<(usize, Next)> = ends.into_iter().map(|s| (s, Next::Any)).collect();
-            let mut seen = std::collections::HashSet::new();
             while let Some((q, next)) = stack.pop() {
-                if !seen.insert((q, next)) || self.suffix[q].is_none() {
+                let bit = 1 << next as u8;
+                if seen[q] & bit != 0 || self.suffix[q].is_none() {
                     continue;
                 }
+                seen[q] |= bit;
                 // A match ending here admits any next byte the look-arounds do.
                 let ranges: &[(u8, u8, usize)] = if graph.is_match[q] {
                     at_end |= next != Next::Word;

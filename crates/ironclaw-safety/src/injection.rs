@@ -296,10 +296,11 @@ struct Triggered {
     rule: usize,
     around: Option<(usize, usize)>,
     around_ascii: Option<(usize, usize)>,
-    /// In ASCII text, for a one-word trigger: whether a match may contain the
-    /// word at the end of the text, and the bytes that may follow it in a match
-    /// (see `around`). A hit followed by another byte cannot be in a match: the
-    /// rule is not run for it ("mode" in "model").
+    /// For a one-word trigger, in any text and in ASCII text: whether a match
+    /// may contain the word at the end of the text, and the bytes that may follow
+    /// it in a match (see `around`). A hit followed by another byte cannot be in a
+    /// match: the rule is not run for it ("mode" in "model").
+    follow: Option<(bool, [u64; 4])>,
     follow_ascii: Option<(bool, [u64; 4])>,
 }
 
@@ -397,6 +398,7 @@ impl InjectionScanner {
                         rule,
                         around: bounds(&graphs[rule].0),
                         around_ascii: bounds(&graphs[rule].1),
+                        follow: follow(&graphs[rule].0),
                         follow_ascii: follow(&graphs[rule].1),
                     })
                     .collect()
@@ -479,9 +481,9 @@ impl InjectionScanner {
                 if (RULES[rid].severity == Severity::Low) != weak {
                     continue;
                 }
-                if ascii
-                    && !mode.whole_text
-                    && let Some((at_end, set)) = &t.follow_ascii
+                let follow = if ascii { &t.follow_ascii } else { &t.follow };
+                if !mode.whole_text
+                    && let Some((at_end, set)) = follow
                     && !match text.as_bytes().get(end) {
                         None => *at_end,
                         Some(&b) => set[usize::from(b >> 6)] >> (b & 63) & 1 == 1,
