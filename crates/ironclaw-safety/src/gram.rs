@@ -5,12 +5,12 @@
 //! pass are looked up exactly, and every hit is verified against the whole literal.
 //!
 //! - [`AnchorSampler`]: pattern anchors (leak detector) and rule triggers
-//!   (injection scanner), matched ASCII-case-insensitively. Three folded bytes are
+//!   (injection scanner), matched ASCII-case-insensitively. Four folded bytes are
 //!   read at every second position; each literal is entered at two consecutive
-//!   offsets, so it is seen wherever it starts. The bitmap has one bit for each
-//!   possible three-byte value: one shift, one load and one bit test per sample.
-//!   A sample that passes is looked up, and its literal's first eight bytes are
-//!   compared in one folded word before the hit is reported.
+//!   offsets, so it is seen wherever it starts. A hash of the four bytes indexes a
+//!   bitmap of 2^24 bits: one multiply, one shift, one load and one bit test per
+//!   sample. A sample that passes is looked up, and its literal's first eight
+//!   bytes are compared in one folded word before the hit is reported.
 //! - [`GramSet`] with [`sampled_hits`]: registered secrets, matched exactly. Every
 //!   encoded form is at least `min_len` bytes long, so with grams of `q` bytes taken
 //!   only at every `step = min_len - q + 1`-th position, one sampled gram lies

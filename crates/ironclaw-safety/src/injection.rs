@@ -280,7 +280,7 @@ struct CompiledRule {
 pub struct InjectionScanner {
     /// Trigger phrases, lower case; matched ASCII-case-insensitively.
     triggers: Vec<Trigger>,
-    /// Folded three-byte grams of each trigger's key word (see `gram`).
+    /// The sampled prefilter over each trigger's key word (see `gram`).
     sampler: AnchorSampler,
     /// Per trigger, the rules it triggers.
     trigger_rules: Vec<Vec<Triggered>>,

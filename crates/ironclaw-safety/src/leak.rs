@@ -184,7 +184,7 @@ struct Compiled {
 /// Scans bytes for leaked credentials. Cheap to share (`&self` everywhere).
 pub struct LeakDetector {
     anchors: Vec<Anchor>,
-    /// Folded three-byte grams of every anchor → `anchor << 1 | offset`.
+    /// The sampled prefilter over every anchor (value: the anchor's index).
     anchor_grams: Option<AnchorSampler>,
     variants: Vec<Variant>,
     /// Grams of the registered secrets' forms → `variant << 5 | offset`.
