@@ -52,41 +52,50 @@ impl RuleGraph {
         })
     }
 
-    /// The most bytes a match can have before an occurrence of `word` in it and
-    /// after it, with ASCII letters of `word` matched in either case; `None` when
-    /// the word never occurs inside a match.
-    pub(crate) fn word_bounds(&self, word: &[u8]) -> Option<(usize, usize)> {
+    /// Where `word` (ASCII letters in either case) can occur inside a match, and
+    /// what may follow it there; `None` when it never occurs inside a match.
+    pub(crate) fn word(&self, word: &[u8]) -> Option<WordFacts> {
+        let occurrences = self.occurrences(word);
+        let (before, after) = self.bounds(&occurrences)?;
+        let (at_end, follow) = self.follow(word, &occurrences);
+        Some(WordFacts {
+            before,
+            after,
+            at_end,
+            follow,
+        })
+    }
+
+    /// The most bytes a match can have before the word and after it.
+    fn bounds(&self, occurrences: &[(usize, Vec<usize>)]) -> Option<(usize, usize)> {
         let mut marks = Marks::new(self.graph.succ.len());
         let mut bounds: Option<(usize, usize)> = None;
-        for (before, ends) in self.occurrences(word) {
-            let here = self.graph.closure(ends, &mut marks);
+        for (before, ends) in occurrences {
+            let here = self.graph.closure(ends.clone(), &mut marks);
             if let Some(after) = here.iter().filter_map(|&s| self.suffix[s]).max() {
                 let (b, a) = bounds.unwrap_or((0, 0));
-                bounds = Some((b.max(before), a.max(after)));
+                bounds = Some((b.max(*before), a.max(after)));
             }
         }
         bounds
     }
 
-    /// What may come right after an occurrence of `word` inside a match: whether
-    /// the text may end there, and which bytes may follow (bit `b` of the set),
-    /// whether the match goes on with them or ends before them. A word boundary
-    /// right after a word that ends in a word character admits only non-word
-    /// bytes, a non-boundary only word bytes. `None` when the word never occurs
-    /// inside a match.
-    pub(crate) fn word_follow(&self, word: &[u8]) -> Option<(bool, [u64; 4])> {
+    /// What may come right after the word inside a match: whether the text may
+    /// end there, and which bytes may follow (bit `b` of the set), whether the
+    /// match goes on with them or ends before them. A word boundary right after a
+    /// word that ends in a word character admits only non-word bytes, a
+    /// non-boundary only word bytes.
+    fn follow(&self, word: &[u8], occurrences: &[(usize, Vec<usize>)]) -> (bool, [u64; 4]) {
         let graph = &self.graph;
         let last_is_word = word.last().is_some_and(|&b| is_word_byte(b));
         let mut at_end = false;
         let mut set = [0u64; 4];
-        let mut found = false;
         // Per state, the `Next` conditions it has been reached with (one bit each):
         // the answer is a union, so each pair is explored once for all occurrences.
         let mut seen = vec![0u8; graph.succ.len()];
-        for (_, ends) in self.occurrences(word) {
-            found = true;
+        for (_, ends) in occurrences {
             // (state, allowed next bytes) over epsilon edges.
-            let mut stack: Vec<(usize, Next)> = ends.into_iter().map(|s| (s, Next::Any)).collect();
+            let mut stack: Vec<(usize, Next)> = ends.iter().map(|&s| (s, Next::Any)).collect();
             while let Some((q, next)) = stack.pop() {
                 let bit = 1 << next as u8;
                 if seen[q] & bit != 0 || self.suffix[q].is_none() {
@@ -120,7 +129,7 @@ impl RuleGraph {
                 }
             }
         }
-        found.then_some((at_end, set))
+        (at_end, set)
     }
 
     /// Every place `word` can occur inside a match: the most bytes before it, and
@@ -212,6 +221,30 @@ impl RuleGraph {
             }
         }
         true
+    }
+}
+
+/// Where a word can occur inside a rule's matches (see [`RuleGraph::word`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WordFacts {
+    /// The most bytes a match holds before the word.
+    pub(crate) before: usize,
+    /// The most bytes a match holds after it.
+    pub(crate) after: usize,
+    /// Whether a match may contain it at the end of the text.
+    at_end: bool,
+    /// The bytes that may follow it in a match (bit `b`).
+    follow: [u64; 4],
+}
+
+impl WordFacts {
+    /// Whether a match may contain the word where `next` follows it (`None`: the
+    /// end of the text).
+    pub(crate) fn admits(&self, next: Option<u8>) -> bool {
+        match next {
+            None => self.at_end,
+            Some(b) => self.follow[usize::from(b >> 6)] >> (b & 63) & 1 == 1,
+        }
     }
 }
 
@@ -428,7 +461,9 @@ mod tests {
 
     fn word_bounds(pattern: &str, word: &[u8]) -> Option<(usize, usize)> {
         let hir = regex_syntax::Parser::new().parse(pattern).unwrap();
-        RuleGraph::new(&hir)?.word_bounds(word)
+        RuleGraph::new(&hir)?
+            .word(word)
+            .map(|facts| (facts.before, facts.after))
     }
 
     #[test]
@@ -460,14 +495,9 @@ mod tests {
 
     fn follow(pattern: &str, word: &str) -> (bool, Vec<u8>) {
         let hir = regex_syntax::Parser::new().parse(pattern).unwrap();
-        let (at_end, set) = RuleGraph::new(&hir)
-            .unwrap()
-            .word_follow(word.as_bytes())
-            .unwrap();
-        let bytes = (0..=255u8)
-            .filter(|&b| set[usize::from(b >> 6)] >> (b & 63) & 1 == 1)
-            .collect();
-        (at_end, bytes)
+        let facts = RuleGraph::new(&hir).unwrap().word(word.as_bytes()).unwrap();
+        let bytes = (0..=255u8).filter(|&b| facts.admits(Some(b))).collect();
+        (facts.admits(None), bytes)
     }
 
     #[test]
@@ -493,7 +523,7 @@ mod tests {
         assert_eq!(follow(r"(?i-u)mode\B", "mode"), (false, word));
         // A word that never occurs in a match.
         let hir = regex_syntax::Parser::new().parse("god mode").unwrap();
-        assert_eq!(RuleGraph::new(&hir).unwrap().word_follow(b"dan"), None);
+        assert_eq!(RuleGraph::new(&hir).unwrap().word(b"dan"), None);
     }
 
     fn starts_with(pattern: &str, words: &[&str]) -> bool {

@@ -7,7 +7,7 @@ use base64::Engine as _;
 use regex_automata::meta::{Config as RegexConfig, Regex};
 use regex_automata::{Anchored, Input};
 
-use crate::around::RuleGraph;
+use crate::around::{RuleGraph, WordFacts};
 use crate::gram::{self, AnchorSampler};
 use crate::normalize::{Invisible, Normalized, fold_str};
 use crate::rules::RULES;
@@ -287,21 +287,16 @@ pub struct InjectionScanner {
     rules: Vec<CompiledRule>,
 }
 
-/// A rule a trigger triggers, with how far the rule's matches reach around a
-/// one-word trigger (see `around`): `(before its start, after its end)`, in any
-/// text and in ASCII text. `None` for phrases of several words, where the
-/// rule's reach on both sides applies.
+/// A rule a trigger triggers, with where a one-word trigger can occur in the
+/// rule's matches (see `around`), in any text and in ASCII text: how far a match
+/// reaches before and after it, and which bytes may follow it (a hit followed by
+/// another byte cannot be in a match: "mode" in "model"). `None` for phrases of
+/// several words, where the rule's reach on both sides applies.
 #[derive(Debug, Clone, Copy)]
 struct Triggered {
     rule: usize,
-    around: Option<(usize, usize)>,
-    around_ascii: Option<(usize, usize)>,
-    /// For a one-word trigger, in any text and in ASCII text: whether a match
-    /// may contain the word at the end of the text, and the bytes that may follow
-    /// it in a match (see `around`). A hit followed by another byte cannot be in a
-    /// match: the rule is not run for it ("mode" in "model").
-    follow: Option<(bool, [u64; 4])>,
-    follow_ascii: Option<(bool, [u64; 4])>,
+    word: Option<WordFacts>,
+    word_ascii: Option<WordFacts>,
 }
 
 impl fmt::Debug for InjectionScanner {
@@ -386,20 +381,15 @@ impl InjectionScanner {
                     [word] => Some(word.as_slice()),
                     _ => None,
                 };
-                let bounds = |graph: &Option<RuleGraph>| {
-                    graph.as_ref().zip(word).and_then(|(g, w)| g.word_bounds(w))
-                };
-                let follow = |graph: &Option<RuleGraph>| {
-                    graph.as_ref().zip(word).and_then(|(g, w)| g.word_follow(w))
+                let facts = |graph: &Option<RuleGraph>| {
+                    graph.as_ref().zip(word).and_then(|(g, w)| g.word(w))
                 };
                 rules
                     .into_iter()
                     .map(|rule| Triggered {
                         rule,
-                        around: bounds(&graphs[rule].0),
-                        around_ascii: bounds(&graphs[rule].1),
-                        follow: follow(&graphs[rule].0),
-                        follow_ascii: follow(&graphs[rule].1),
+                        word: facts(&graphs[rule].0),
+                        word_ascii: facts(&graphs[rule].1),
                     })
                     .collect()
             })
@@ -481,13 +471,10 @@ impl InjectionScanner {
                 if (RULES[rid].severity == Severity::Low) != weak {
                     continue;
                 }
-                let follow = if ascii { &t.follow_ascii } else { &t.follow };
+                let word = if ascii { t.word_ascii } else { t.word };
                 if !mode.whole_text
-                    && let Some((at_end, set)) = follow
-                    && !match text.as_bytes().get(end) {
-                        None => *at_end,
-                        Some(&b) => set[usize::from(b >> 6)] >> (b & 63) & 1 == 1,
-                    }
+                    && let Some(word) = word
+                    && !word.admits(text.as_bytes().get(end).copied())
                 {
                     continue;
                 }
@@ -497,14 +484,10 @@ impl InjectionScanner {
                     anchors.push((rid, start, e));
                     continue;
                 }
-                let (reach, around) = if ascii {
-                    (rule.reach_ascii, t.around_ascii)
-                } else {
-                    (rule.reach, t.around)
-                };
-                let (before, after) = match (mode.whole_text, around) {
+                let reach = if ascii { rule.reach_ascii } else { rule.reach };
+                let (before, after) = match (mode.whole_text, word) {
                     (true, _) => (text.len(), text.len()),
-                    (false, Some((b, a))) => (b.min(reach), a.min(reach)),
+                    (false, Some(w)) => (w.before.min(reach), w.after.min(reach)),
                     (false, None) => (reach, reach),
                 };
                 let s = floor_boundary(text, start.saturating_sub(before));
